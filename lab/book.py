@@ -1,0 +1,86 @@
+"""`lab book`: re-execute the stale chapters listed in _toc.yml, then build the HTML with Jupyter Book.
+
+A chapter is stale when its notebook source, its published profile's parameters or the `lab` code it
+imports changed since book/<stem>.ipynb was executed (see ``runner.stale_reason``). Nothing stale,
+nothing executed: reading the book never re-runs hours of training.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from . import plots, runner
+
+REPO = runner.REPO
+STATIC = runner.BOOK / "_static"
+
+
+def toc_files(toc: Path = REPO / "_toc.yml") -> list[str]:
+    """Every file named in the table of contents, in reading order (root first)."""
+    data = yaml.safe_load(toc.read_text())
+    out = [data["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                out.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in data.get("parts", []):
+        walk(part.get("chapters"))
+    walk(data.get("chapters"))
+    return out
+
+
+def notebook_chapters() -> list[str]:
+    """Stems of the toc entries book/<stem> that are executed from notebooks/<stem>.ipynb."""
+    stems = []
+    for entry in toc_files():
+        p = Path(entry)
+        if p.parent.name == "book" and (runner.NOTEBOOKS / f"{p.stem}.ipynb").exists():
+            stems.append(p.stem)
+    return stems
+
+
+def execute_stale(only: list[str] | None = None, profile: str | None = None, log=print) -> list[str]:
+    profile = profile or os.environ.get("LAB_PROFILE", runner.PUBLISHED_PROFILE)
+    executed = []
+    chapters = notebook_chapters()
+    for stem in only or chapters:
+        if stem not in chapters:
+            raise runner.RunError(f"{stem!r} is not a notebook chapter of _toc.yml; chapters: {', '.join(chapters)}")
+        reason = "asked for" if only else runner.stale_reason(stem)
+        if reason is None:
+            log(f"{stem}: up to date")
+            continue
+        log(f"{stem}: stale ({reason})")
+        runner.publish(stem, profile, log=log)
+        executed.append(stem)
+    return executed
+
+
+def build_html(log=print) -> Path:
+    """Jupyter Book 1.x build, no execution, warnings as errors; plotly.js served from _static."""
+    STATIC.mkdir(parents=True, exist_ok=True)
+    js = STATIC / "plotly.min.js"
+    src = plots.plotly_js_path()
+    if not js.exists() or js.stat().st_size != src.stat().st_size:
+        shutil.copy2(src, js)
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe), "build", str(REPO), "--path-output", str(runner.BOOK), "--warningiserror", "--keep-going",
+           "--quiet"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-6000:] + proc.stderr[-6000:])
+        raise runner.RunError("the Jupyter Book build failed (warnings are errors); see the messages above")
+    index = runner.BOOK / "_build" / "html" / "index.html"
+    log(f"book built in {time.perf_counter() - t0:.1f} s: {index.relative_to(REPO)}")
+    return index

@@ -1,0 +1,65 @@
+"""What a run records about itself: parameters, code version, package versions, device, wall time.
+
+Nothing here records a path, a host name or an environment variable's value: provenance ends up in
+published notebooks and must not leak a home directory or a key.
+"""
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PACKAGES = ("lab", "torch", "transformers", "numpy", "tiktoken", "peft", "papermill")
+
+
+def git_state(repo: Path = REPO) -> dict:
+    """Commit of the working tree and whether it had uncommitted changes (None outside git)."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=30)
+    head = git("rev-parse", "HEAD")
+    if head.returncode != 0:
+        return {"commit": None, "dirty": None}
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+
+
+def versions(packages=PACKAGES) -> dict:
+    out = {"python": platform.python_version()}
+    for name in packages:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def device() -> dict:
+    """The hardware a run used: accelerator name if any, else CPU model and thread count."""
+    info = {"machine": platform.machine()}
+    try:
+        import torch
+
+        info["torch_threads"] = torch.get_num_threads()
+        if torch.cuda.is_available():
+            info["accelerator"] = torch.cuda.get_device_name(0)
+            info["accelerator_count"] = torch.cuda.device_count()
+        else:
+            info["accelerator"] = None
+    except ImportError:
+        info["accelerator"] = None
+    cpu = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info["cpu"] = cpu or platform.processor() or None
+    return info
+
+
+def collect() -> dict:
+    return {"git": git_state(), "versions": versions(), "device": device()}

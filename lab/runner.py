@@ -1,0 +1,265 @@
+"""Executing chapter notebooks with papermill, with profiles, provenance and staleness fingerprints.
+
+Three places hold executed notebooks:
+- ``notebooks/X.ipynb``: the source, committed with its ``quick``-profile outputs (the nbval reference);
+  ``refresh`` re-executes it in place.
+- ``book/X.ipynb``: the published run (``cpu`` profile by default, ``gpu`` where one was run), built by
+  ``lab book``; a superseded copy is moved to ``runs/superseded/`` with a notice, never dropped silently.
+- ``runs/X/``: a reader's own runs (``lab run``), one new file per run, never overwritten.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+from . import provenance
+
+REPO = provenance.REPO
+NOTEBOOKS = REPO / "notebooks"
+PARAMS = NOTEBOOKS / "params"
+BOOK = REPO / "book"
+RUNS = REPO / "runs"
+LAB = REPO / "lab"
+PUBLISHED_PROFILE = "cpu"
+INJECTED_TAG = "injected-parameters"
+
+
+class RunError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------- profiles
+
+def notebook_path(name: str | Path) -> Path:
+    p = Path(name)
+    if p.suffix != ".ipynb":
+        p = NOTEBOOKS / f"{p.name}.ipynb"
+    if not p.is_absolute():
+        p = (Path.cwd() / p) if (Path.cwd() / p).exists() else REPO / p
+    if not p.exists():
+        known = ", ".join(sorted(q.stem for q in NOTEBOOKS.glob("*.ipynb")))
+        raise RunError(f"no notebook {name!r}; chapters: {known}")
+    return p
+
+
+def profiles(stem: str) -> dict[str, dict]:
+    path = PARAMS / f"{stem}.yml"
+    if not path.exists():
+        raise RunError(f"{stem} has no profile file notebooks/params/{stem}.yml")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise RunError(f"notebooks/params/{stem}.yml must map profile names to parameter mappings")
+    return data
+
+
+def profile_parameters(stem: str, profile: str) -> dict:
+    available = profiles(stem)
+    if profile not in available:
+        raise RunError(f"{stem} has no profile {profile!r}; profiles: {', '.join(available)}")
+    return dict(available[profile])
+
+
+def parse_cli_value(text: str):
+    """`-p name value`: YAML scalars/lists as papermill does (`3` int, `0.5` float, `[1, 2]` list)."""
+    return yaml.safe_load(text)
+
+
+# ---------------------------------------------------------------- fingerprints
+
+def _source_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if INJECTED_TAG not in c.get("metadata", {}).get("tags", [])]
+
+
+def _lab_imports(code: str, package: str = "lab", current_package: str | None = None) -> set[str]:
+    """Modules of `lab` imported by a piece of code (absolute and, inside lab, relative imports).
+
+    ``current_package`` is the dotted package the code lives in, for resolving relative imports.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.split(".")[0] == package}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and current_package:
+                parts = current_package.split(".")
+                base = parts[: len(parts) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            if module.split(".")[0] != package:
+                continue
+            found.add(module)
+            found |= {f"{module}.{a.name}" for a in node.names}
+    return found
+
+
+def _module_file(module: str) -> Path | None:
+    rel = Path(*module.split("."))
+    for candidate in (REPO / rel.with_suffix(".py"), REPO / rel / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def lab_closure(code: str) -> list[Path]:
+    """Files of every `lab` module the code imports, followed transitively."""
+    todo = list(_lab_imports(code)) + ["lab"]
+    seen: dict[str, Path] = {}
+    while todo:
+        module = todo.pop()
+        f = _module_file(module)
+        if f is None or module in seen:
+            continue
+        seen[module] = f
+        # packages' __init__ on the way down are imported too
+        parts = module.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        package = module if f.name == "__init__.py" else module.rsplit(".", 1)[0]
+        todo += list(_lab_imports(f.read_text(), current_package=package))
+    return sorted(set(seen.values()))
+
+
+def fingerprint(nb_path: Path, parameters: dict) -> dict:
+    nb = json.loads(nb_path.read_text())
+    cells = _source_cells(nb)
+    source = json.dumps([[c["cell_type"], "".join(c["source"])] for c in cells])
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    files = lab_closure("\n".join(line for line in code.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    h = hashlib.sha256
+    return {
+        "source": h(source.encode()).hexdigest(),
+        "parameters": h(json.dumps(parameters, sort_keys=True).encode()).hexdigest(),
+        "lab": h("".join(f"{f.relative_to(REPO)}:{h(f.read_bytes()).hexdigest()}\n" for f in files).encode()).hexdigest(),
+        "lab_files": [str(f.relative_to(REPO)) for f in files],
+    }
+
+
+def recorded(nb_path: Path) -> dict | None:
+    if not nb_path.exists():
+        return None
+    return json.loads(nb_path.read_text()).get("metadata", {}).get("lab")
+
+
+# ---------------------------------------------------------------- execution
+
+def _portable(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return Path(path).name
+
+
+def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool = True) -> dict:
+    """Run ``src`` with papermill into ``dst`` and store provenance in ``dst``'s metadata['lab']."""
+    import papermill
+
+    fp = fingerprint(src, parameters)
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".running-{dst.name}")
+    try:
+        papermill.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO),
+                                   progress_bar=progress, kernel_name="python3", log_output=False)
+    except Exception as exc:  # papermill keeps the failed notebook: say where, then re-raise
+        failed = RUNS / "failed" / f"{src.stem}-{started:%Y%m%dT%H%M%SZ}.ipynb"
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.move(tmp, failed)
+        raise RunError(f"{src.stem} failed under profile {profile!r}; the partial notebook is "
+                       f"{failed.relative_to(REPO)}") from exc
+    record = provenance.collect()
+    record.update({
+        "notebook": src.stem, "profile": profile, "parameters": parameters, "fingerprint": fp,
+        "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
+    })
+    nb = json.loads(tmp.read_text())
+    nb.setdefault("metadata", {})["lab"] = record
+    # papermill records absolute paths; published notebooks must not name a machine's directories
+    pm = nb["metadata"].get("papermill", {})
+    pm["input_path"] = _portable(src)
+    pm["output_path"] = _portable(dst)
+    tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    tmp.replace(dst)
+    return record
+
+
+def run(name: str, profile: str = PUBLISHED_PROFILE, overrides: dict | None = None,
+        output: Path | None = None) -> Path:
+    """A reader's run: a new file under runs/<stem>/ (or ``output``, which must not exist yet)."""
+    src = notebook_path(name)
+    parameters = profile_parameters(src.stem, profile)
+    parameters.update(overrides or {})
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    dst = Path(output) if output else RUNS / src.stem / f"{src.stem}-{profile}-{stamp}.ipynb"
+    if dst.exists():
+        raise RunError(f"{dst} exists; results are never overwritten (choose another --output)")
+    execute(src, dst, parameters, profile)
+    return dst
+
+
+def refresh(name: str) -> Path:
+    """Re-execute a source notebook in place with its quick profile (the nbval reference outputs)."""
+    src = notebook_path(name)
+    execute(src, src, profile_parameters(src.stem, "quick"), "quick")
+    return src
+
+
+def publish(stem: str, profile: str = PUBLISHED_PROFILE, log=print) -> Path:
+    """Execute the published profile into book/<stem>.ipynb, keeping any earlier result aside."""
+    src = notebook_path(stem)
+    dst = BOOK / f"{stem}.ipynb"
+    parameters = profile_parameters(stem, profile)
+    if dst.exists():
+        old = recorded(dst) or {}
+        keep = RUNS / "superseded" / f"{stem}-{old.get('profile', 'unknown')}-{(old.get('started') or 'unknown').replace(':', '')}.ipynb"
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(dst, keep)
+        log(f"{stem}: earlier published run kept as {keep.relative_to(REPO)}")
+    log(f"{stem}: executing profile {profile!r}")
+    record = execute(src, dst, parameters, profile)
+    log(f"{stem}: done in {record['wall_time_s']} s")
+    return dst
+
+
+def stale_reason(stem: str) -> str | None:
+    """Why book/<stem>.ipynb must be re-executed, or None if it is current."""
+    dst = BOOK / f"{stem}.ipynb"
+    rec = recorded(dst)
+    if rec is None:
+        return "never executed"
+    profile = rec.get("profile", PUBLISHED_PROFILE)
+    try:
+        parameters = profile_parameters(stem, profile)
+    except RunError:
+        return f"its profile {profile!r} no longer exists"
+    now = fingerprint(notebook_path(stem), parameters)
+    then = rec.get("fingerprint", {})
+    for key, what in (("source", "notebook source"), ("parameters", f"{profile} parameters"), ("lab", "lab code")):
+        if now[key] != then.get(key):
+            return f"{what} changed"
+    return None
+
+
+def main_run_args(argv: list[str]) -> dict:
+    """Parse `-p name value` pairs (papermill style)."""
+    out, i = {}, 0
+    while i < len(argv):
+        if argv[i] in ("-p", "--parameter") and i + 2 < len(argv):
+            out[argv[i + 1]] = parse_cli_value(argv[i + 2])
+            i += 3
+        else:
+            raise RunError(f"unexpected argument {argv[i]!r}; use -p NAME VALUE")
+    return out
+

@@ -1,0 +1,35 @@
+"""The book's structure: every chapter is a profiled, parameterised notebook executed with provenance."""
+import json
+
+import pytest
+
+from lab import book, runner
+
+
+def test_every_toc_entry_exists():
+    for entry in book.toc_files():
+        candidates = [runner.REPO / f"{entry}{ext}" for ext in (".md", ".ipynb")]
+        assert any(p.exists() for p in candidates), f"_toc.yml names {entry}, which does not exist"
+
+
+@pytest.mark.parametrize("nb", sorted(runner.NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_notebooks_have_a_parameters_cell_and_profiles(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    assert any("parameters" in c.get("metadata", {}).get("tags", []) for c in cells)
+    profiles = runner.profiles(nb.stem)
+    assert {"quick", "cpu"} <= set(profiles)
+    # the committed outputs (the nbval reference) come from the quick profile
+    assert json.loads(nb.read_text())["metadata"]["lab"]["profile"] == "quick"
+
+
+@pytest.mark.parametrize("stem", book.notebook_chapters())
+def test_published_chapters_are_current_and_carry_provenance(stem):
+    assert runner.stale_reason(stem) is None, f"book/{stem}.ipynb is stale: run `python -m lab book`"
+    record = runner.recorded(runner.BOOK / f"{stem}.ipynb")
+    assert record["git"]["commit"], "published chapters are executed from a commit"
+    assert record["wall_time_s"] > 0 and record["versions"]["lab"] and record["device"]
+    assert record["profile"] in runner.profiles(stem)
+
+
+def test_every_notebook_is_a_chapter_of_the_book():
+    assert sorted(book.notebook_chapters()) == sorted(p.stem for p in runner.NOTEBOOKS.glob("*.ipynb"))
