@@ -66,6 +66,26 @@ def execute_stale(only: list[str] | None = None, profile: str | None = None, log
     return executed
 
 
+def dedupe_inline_scripts(page: Path) -> None:
+    """Drop repeated identical inline <script> lines from a built page.
+
+    Jupyter Book 1.x registers sphinx-thebe's and sphinx-togglebutton's inline configuration scripts twice;
+    the page then declares `const THEBE_JS_URL` twice and the browser logs a SyntaxError on every page.
+    Keeping the first copy of each identical line is the page those extensions meant to produce.
+    """
+    seen, out, changed = set(), [], False
+    for line in page.read_text().splitlines(keepends=True):
+        stripped = line.strip()
+        if stripped.startswith("<script>") and stripped.endswith("</script>"):
+            if stripped in seen:
+                changed = True
+                continue
+            seen.add(stripped)
+        out.append(line)
+    if changed:
+        page.write_text("".join(out))
+
+
 def build_html(log=print) -> Path:
     """Jupyter Book 1.x build, no execution, warnings as errors; plotly.js served from _static."""
     STATIC.mkdir(parents=True, exist_ok=True)
@@ -81,6 +101,9 @@ def build_html(log=print) -> Path:
     if proc.returncode != 0:
         sys.stderr.write(proc.stdout[-6000:] + proc.stderr[-6000:])
         raise runner.RunError("the Jupyter Book build failed (warnings are errors); see the messages above")
-    index = runner.BOOK / "_build" / "html" / "index.html"
+    html = runner.BOOK / "_build" / "html"
+    for page in html.rglob("*.html"):
+        dedupe_inline_scripts(page)
+    index = html / "index.html"
     log(f"book built in {time.perf_counter() - t0:.1f} s: {index.relative_to(REPO)}")
     return index
