@@ -53,10 +53,11 @@ def execute_stale(only: list[str] | None = None, profile: str | None = None, log
     profile = profile or os.environ.get("LAB_PROFILE", runner.PUBLISHED_PROFILE)
     executed = []
     chapters = notebook_chapters()
+    forced = only is not None  # `--only` with no names forces every chapter
     for stem in only or chapters:
         if stem not in chapters:
             raise runner.RunError(f"{stem!r} is not a notebook chapter of _toc.yml; chapters: {', '.join(chapters)}")
-        reason = "asked for" if only else runner.stale_reason(stem)
+        reason = "asked for" if forced else runner.stale_reason(stem)
         if reason is None:
             log(f"{stem}: up to date")
             continue
