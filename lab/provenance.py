@@ -5,6 +5,7 @@ published notebooks and must not leak a home directory or a key.
 """
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -15,12 +16,18 @@ PACKAGES = ("lab", "torch", "transformers", "numpy", "tiktoken", "peft", "paperm
 
 
 def git_state(repo: Path = REPO) -> dict:
-    """Commit of the working tree and whether it had uncommitted changes (None outside git)."""
+    """Commit of the working tree and whether it had uncommitted changes.
+
+    A copy of the tree without its .git (a GPU machine gets one) takes them from LAB_GIT_COMMIT and
+    LAB_GIT_DIRTY, set by whoever made the copy; otherwise both are None.
+    """
     def git(*args):
         return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=30)
     head = git("rev-parse", "HEAD")
     if head.returncode != 0:
-        return {"commit": None, "dirty": None}
+        commit = os.environ.get("LAB_GIT_COMMIT")
+        dirty = os.environ.get("LAB_GIT_DIRTY")
+        return {"commit": commit, "dirty": None if dirty is None else dirty == "1"}
     dirty = git("status", "--porcelain", "--untracked-files=no")
     return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 

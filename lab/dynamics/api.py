@@ -1,0 +1,272 @@
+"""OpenAI-compatible backend: OpenRouter, vLLM or any local server, through the ``openai`` client.
+
+Every request goes through one path: look it up in the on-disk cache (keyed by the endpoint, base URL
+and full request body, never the key), check the budget, send it with retries and backoff on 429, 5xx,
+timeouts and dropped connections, account its tokens and cost, and write the response atomically into
+the cache. A re-run, or a run resumed after being killed, costs nothing for requests already answered.
+
+Capabilities are probed once per (base URL, model) and remembered in the cache folder: raw completions
+(else chat), ``logprobs``/``top_logprobs``, ``logit_bias``. A metric that needs a missing capability is
+reported unavailable. OpenRouter silently drops unsupported parameters unless told to require them,
+so requests that carry them ask for ``provider.require_parameters``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .backends import BackendError
+
+OPENROUTER_URL = "https://openrouter.ai/api/v1"
+
+
+class BudgetExceeded(RuntimeError):
+    """The next request could cost more than what is left of the budget; it was not sent."""
+
+
+class RequestFailed(RuntimeError):
+    """A request still failed after all retries."""
+
+
+@dataclass
+class Pricing:
+    """US dollars per million tokens (0 for local servers)."""
+
+    prompt_per_mtok: float = 0.0
+    completion_per_mtok: float = 0.0
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (prompt_tokens * self.prompt_per_mtok + completion_tokens * self.completion_per_mtok) / 1e6
+
+
+@dataclass
+class Accounting:
+    requests_sent: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class Completion:
+    text: str
+    tokens: list[str] | None = None  # the generated tokens as strings, where logprobs came back
+    top_logprobs: list[dict[str, float]] | None = None  # per step: token string -> log-probability
+    cached: bool = False
+
+
+@dataclass
+class Capabilities:
+    endpoint: str  # "completions" (raw text) or "chat"
+    logprobs: bool
+    logit_bias: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def _atomic_write(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    os.replace(tmp, path)  # a run killed mid-write leaves a temp file, never a truncated cache entry
+
+
+class OpenAICompatible:
+    """Chat/completions API client with cache, retries, budget cap and capability detection.
+
+    ``base_url=None`` means OpenRouter and needs ``OPENROUTER_API_KEY``; a missing key fails here,
+    before any request. ``tokenizer`` (anything with ``encode``/``decode``/``rare_pool``, e.g. a
+    :class:`~lab.dynamics.backends.LocalLM` of the same model) is needed for token-level actions and for
+    ``logit_bias``; without one those are reported unavailable."""
+
+    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
+                 cache_dir: str | Path | None = None, budget_usd: float | None = None,
+                 budget_tokens: int | None = None, pricing: Pricing | None = None, max_retries: int = 6,
+                 timeout: float = 60.0, backoff: float = 1.0, endpoint: str = "auto", tokenizer=None):
+        import openai
+
+        if not isinstance(model, str) or not model:
+            raise BackendError("backend 'openai' needs a model name")
+        if endpoint not in ("auto", "completions", "chat"):
+            raise BackendError(f"unknown endpoint {endpoint!r}; valid: 'auto', 'completions', 'chat'")
+        self.openrouter = base_url is None
+        if self.openrouter:
+            api_key = api_key or os.environ.get("OPENROUTER_API_KEY")
+            if not api_key:
+                raise BackendError("backend 'openai' without base_url means OpenRouter, which needs the "
+                                   "environment variable OPENROUTER_API_KEY (or pass base_url for a local server)")
+            base_url = OPENROUTER_URL
+        api_key = api_key or os.environ.get("OPENAI_API_KEY") or "no-key"
+        self.model, self.base_url, self.name = model, base_url.rstrip("/"), model
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=timeout)
+        self._errors = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+                        openai.APIConnectionError)
+        self._openai = openai
+        if cache_dir is None:
+            from .. import assets
+
+            cache_dir = assets.cache_root() / "api-requests"
+        self.cache_dir = Path(cache_dir)
+        self.budget_usd, self.budget_tokens = budget_usd, budget_tokens
+        self.pricing = pricing or Pricing()
+        self.max_retries, self.backoff = max_retries, backoff
+        self.requested_endpoint = endpoint
+        self.tokenizer = tokenizer
+        self.accounting = Accounting()
+        self._capabilities: Capabilities | None = None
+
+    # ------------------------------------------------------------ the one request path
+    def _key(self, endpoint: str, body: dict) -> str:
+        blob = json.dumps({"base_url": self.base_url, "endpoint": endpoint, "body": body}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def cache_path(self, endpoint: str, body: dict) -> Path:
+        key = self._key(endpoint, body)
+        return self.cache_dir / key[:2] / f"{key}.json"
+
+    def _estimate_tokens(self, body: dict) -> int:
+        text = body.get("prompt") or " ".join(m["content"] for m in body.get("messages", []))
+        n = len(self.tokenizer.encode(text)) if self.tokenizer is not None else len(text.encode()) // 2 + 1
+        return n + int(body.get("max_tokens") or 0)
+
+    def _check_budget(self, body: dict) -> None:
+        worst = self._estimate_tokens(body)
+        a = self.accounting
+        if self.budget_tokens is not None and a.prompt_tokens + a.completion_tokens + worst > self.budget_tokens:
+            raise BudgetExceeded(f"the next request could use {worst} tokens; "
+                                 f"{self.budget_tokens - a.prompt_tokens - a.completion_tokens} left of the token budget")
+        if self.budget_usd is not None:
+            completion = int(body.get("max_tokens") or 0)
+            worst_cost = self.pricing.cost(worst - completion, completion)
+            if a.cost_usd + worst_cost > self.budget_usd:
+                raise BudgetExceeded(f"the next request could cost ${worst_cost:.4f}; "
+                                     f"${self.budget_usd - a.cost_usd:.4f} left of the budget")
+
+    def request(self, endpoint: str, body: dict) -> tuple[dict, bool]:
+        """(response as a dict, whether it came from the cache)."""
+        path = self.cache_path(endpoint, body)
+        if path.exists():
+            self.accounting.cache_hits += 1
+            return json.loads(path.read_text()), True
+        self._check_budget(body)
+        extra = {"provider": {"require_parameters": True}} if self.openrouter and (
+            "logprobs" in body or "logit_bias" in body) else None
+        call = self.client.completions.create if endpoint == "completions" else self.client.chat.completions.create
+        for attempt in range(self.max_retries + 1):
+            try:
+                response = call(**body, extra_body=extra) if extra else call(**body)
+                break
+            except self._errors as exc:
+                if attempt == self.max_retries:
+                    raise RequestFailed(f"{endpoint} request failed after {attempt + 1} attempts: {exc}") from exc
+                self.accounting.retries += 1
+                time.sleep(self._delay(exc, attempt))
+        data = response.model_dump()
+        self.accounting.requests_sent += 1
+        usage = data.get("usage") or {}
+        pt, ct = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+        self.accounting.prompt_tokens += pt
+        self.accounting.completion_tokens += ct
+        self.accounting.cost_usd += float(usage["cost"]) if usage.get("cost") is not None else self.pricing.cost(pt, ct)
+        _atomic_write(path, data)
+        return data, False
+
+    def _delay(self, exc, attempt: int) -> float:
+        retry_after = None
+        response = getattr(exc, "response", None)
+        if response is not None:
+            try:
+                retry_after = float(response.headers.get("retry-after"))
+            except (TypeError, ValueError):
+                retry_after = None
+        delay = self.backoff * 2 ** attempt
+        return min(60.0, retry_after if retry_after is not None else delay)
+
+    # ------------------------------------------------------------ capabilities
+    def _body(self, endpoint: str, prompt: str, max_tokens: int, temperature: float, seed: int | None,
+              top_logprobs: int, logit_bias: dict[int, float] | None) -> dict:
+        body: dict = {"model": self.model, "max_tokens": int(max_tokens), "temperature": float(temperature)}
+        if seed is not None:
+            body["seed"] = int(seed)
+        if endpoint == "completions":
+            body["prompt"] = prompt
+            if top_logprobs:
+                body["logprobs"] = int(top_logprobs)
+        else:
+            body["messages"] = [{"role": "user", "content": prompt}]
+            if top_logprobs:
+                body["logprobs"], body["top_logprobs"] = True, int(top_logprobs)
+        if logit_bias:
+            body["logit_bias"] = {str(int(k)): float(v) for k, v in sorted(logit_bias.items())}
+        return body
+
+    def capabilities(self) -> Capabilities:
+        if self._capabilities is not None:
+            return self._capabilities
+        record = self.cache_dir / f"capabilities-{self._key('probe', {'model': self.model})[:16]}.json"
+        if record.exists():
+            self._capabilities = Capabilities(**json.loads(record.read_text()))
+            return self._capabilities
+        notes = []
+        endpoint = self.requested_endpoint
+        if endpoint == "auto":
+            try:
+                self.request("completions", self._body("completions", "Hello", 1, 0.0, None, 0, None))
+                endpoint = "completions"
+            except (self._openai.NotFoundError, self._openai.BadRequestError,
+                    self._openai.UnprocessableEntityError):
+                endpoint = "chat"
+                notes.append("no raw completions endpoint: prompts are sent as one user message (chat)")
+        data, _ = self.request(endpoint, self._body(endpoint, "Hello", 2, 0.0, None, 5, None))
+        logprobs = self._parse(endpoint, data).top_logprobs is not None
+        if not logprobs:
+            notes.append("the server returns no logprobs: KL bounds and token probabilities are unavailable")
+        logit_bias = False
+        if self.tokenizer is None:
+            notes.append("no local tokenizer for this model: token-level actions and logit_bias are unavailable")
+        else:
+            target = self.tokenizer.rare_pool[0]
+            data, _ = self.request(endpoint, self._body(endpoint, "Hello", 1, 0.0, None, 0, {target: 100.0}))
+            logit_bias = self._parse(endpoint, data).text == self.tokenizer.decode([target])
+            if not logit_bias:
+                notes.append("logit_bias is ignored by the server (or its tokenizer differs): action D unavailable")
+        self._capabilities = Capabilities(endpoint, logprobs, logit_bias, notes)
+        _atomic_write(record, self._capabilities.__dict__)
+        return self._capabilities
+
+    # ------------------------------------------------------------ completions
+    def complete(self, prompt: str, max_tokens: int, temperature: float = 0.0, seed: int | None = None,
+                 top_logprobs: int = 0, logit_bias: dict[int, float] | None = None) -> Completion:
+        caps = self.capabilities()
+        if logit_bias and not caps.logit_bias:
+            raise BackendError("this endpoint does not honour logit_bias")
+        endpoint = caps.endpoint
+        body = self._body(endpoint, prompt, max_tokens, temperature, seed,
+                          top_logprobs if caps.logprobs else 0, logit_bias)
+        data, cached = self.request(endpoint, body)
+        out = self._parse(endpoint, data)
+        out.cached = cached
+        return out
+
+    @staticmethod
+    def _parse(endpoint: str, data: dict) -> Completion:
+        choice = (data.get("choices") or [{}])[0]
+        lp = choice.get("logprobs") or None
+        if endpoint == "completions":
+            text = choice.get("text") or ""
+            if lp and lp.get("top_logprobs"):
+                return Completion(text, list(lp.get("tokens") or []), [dict(d or {}) for d in lp["top_logprobs"]])
+            return Completion(text)
+        text = (choice.get("message") or {}).get("content") or ""
+        content = (lp or {}).get("content") if lp else None
+        if content and all(c.get("top_logprobs") for c in content):
+            return Completion(text, [c["token"] for c in content],
+                              [{t["token"]: t["logprob"] for t in c["top_logprobs"]} for c in content])
+        return Completion(text)

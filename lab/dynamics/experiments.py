@@ -1,0 +1,273 @@
+"""The A–E grid: seeds x attractors x magnitudes per action, run on a backend, measured, compared.
+
+``run(backend, grid)`` returns one record per (attractor, seed, action, magnitude) with every
+observable beside the original study's metrics, checkpointed per attractor so that an interrupted run
+resumes where it stopped. ``compare(records)`` gives paired bootstrap 95% intervals of the perturbed
+minus control difference, Holm-adjusted p-values across the whole family, and effect sizes.
+
+Unit of analysis: with greedy decoding the seed only moves the perturbation (position, tokens, noise),
+and all seeds of an attractor share one control, so seeds are averaged within each attractor and the
+attractors are the independent paired units of the bootstrap.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import actions as act
+from . import attractors as attr
+from . import observables as obs
+
+OBSERVABLES = {
+    # name: (description, is a difference from the control already)
+    "kl_mean": ("mean per-step KL(control || perturbed), nats", True),
+    "edit_distance": ("token edit distance to the control continuation", True),
+    "onset": ("divergence onset step (max_new_tokens when identical)", True),
+    "embedding_distance": ("1 - cosine of MiniLM embeddings, vs control", True),
+    "matched_prefix": ("tokens matching the true continuation", False),
+    "true_prob_mean": ("mean p(true token) along the true continuation", False),
+    "extractable_32": ("32-token extractable (Carlini)", False),
+    "original_score": ("original composite 'memorization' score", False),
+    "original_word_kl": ("original word-count 'KL' against the canonical text", False),
+}
+
+
+@dataclass(frozen=True)
+class Grid:
+    attractors: tuple[str, ...]
+    magnitudes: dict = field(hash=False)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    max_new_tokens: int = 32
+    prefix_tokens: int = 32
+    temperature: float = 0.0
+    batch_size: int = 64
+
+    def __post_init__(self):
+        problem = act.check_magnitudes(self.magnitudes) if self.magnitudes else None  # {} = controls only
+        if problem:
+            raise act.ActionError(problem)
+        attr.load(list(self.attractors))  # unknown names fail here, before any model work
+        if not self.seeds:
+            raise ValueError("give at least one seed")
+
+    def actions(self) -> list[act.Action]:
+        return act.expand(self.magnitudes) if self.magnitudes else []
+
+    def fingerprint(self, backend_name: str) -> str:
+        blob = json.dumps({**asdict(self), "backend": backend_name}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def conditions_for(vocab, grid: Grid, attractor: attr.Attractor):
+    """(true continuation, [(condition, ...)]) for one attractor: the control first, then every action
+    at every magnitude for every seed."""
+    prompt, true = attractor.split(vocab.encode, grid.prefix_tokens)
+    conds = [act.control(prompt, grid.seeds[0])]
+    for a in grid.actions():
+        for s in grid.seeds:
+            conds.append(a.apply(prompt, vocab, s, grid.max_new_tokens))
+    return prompt, true, conds
+
+
+def _own_tokens(c: act.Condition, tokens: list[int]) -> list[int]:
+    """E's continuation without the forced shock tokens: what the model itself produced."""
+    if c.shock_ids and c.shock_step is not None and len(tokens) > c.shock_step:
+        return tokens[:c.shock_step] + tokens[c.shock_step + len(c.shock_ids):]
+    return tokens
+
+
+def _record(attractor, c, prompt, true, gen_tokens, text, control_tokens, control_text, canonical, T):
+    own = _own_tokens(c, gen_tokens)
+    onset = obs.divergence_onset(control_tokens, own)
+    orig = obs.original_memorization(text, canonical)
+    return {
+        "attractor": attractor.name, "seed": c.seed, "action": c.action,
+        "magnitude": c.magnitude, "prompt_tokens": len(c.prompt_ids), "generated_tokens": len(gen_tokens),
+        "text": text, "edit_distance": obs.edit_distance(control_tokens, own),
+        "onset": T if onset is None else onset,
+        "matched_prefix": obs.matched_prefix_length(own, true),
+        "extractable_32": obs.k_extractable(own, true, 32), "extractable_50": obs.k_extractable(own, true, 50),
+        "original_score": orig["score"], "original_memorized": orig["memorized"],
+        "original_word_kl": obs.original_word_kl(text, canonical),
+        "original_ceiling": obs.original_ceiling(canonical, len(obs._words(text)) or 1),
+    }
+
+
+def _run_attractor_local(lm, grid: Grid, attractor: attr.Attractor) -> list[dict]:
+    prompt, true, conds = conditions_for(lm, grid, attractor)
+    T = grid.max_new_tokens
+    gens = lm.generate(conds, T, temperature=grid.temperature, batch_size=grid.batch_size)
+    control_tokens, control_text = gens[0].tokens, gens[0].text
+    canonical = lm.decode(true)
+    # Teacher-forced on the control continuation: the control's distributions first, then everyone's KL.
+    ref = lm.teacher_forced([conds[0]], [control_tokens], lambda i, lp, toks: lp)[0]
+    unique = {}
+    for c in conds:
+        unique.setdefault(c.key(grid.temperature > 0), c)
+    keys = list(unique)
+    kls = lm.teacher_forced([unique[k] for k in keys], [control_tokens] * len(keys),
+                            lambda i, lp, toks: obs.kl_per_step(ref, lp).tolist(), batch_size=8)
+    probs = lm.teacher_forced([unique[k] for k in keys], [true[:T]] * len(keys),
+                              lambda i, lp, toks: obs.true_token_probabilities(lp, toks), batch_size=8)
+    by_key = {k: (kl, p) for k, kl, p in zip(keys, kls, probs)}
+    distances = obs.embedding_distances([(control_text, g.text) for g in gens])
+    records = []
+    for c, g, dist in zip(conds, gens, distances):
+        kl, p = by_key[c.key(grid.temperature > 0)]
+        r = _record(attractor, c, prompt, true, g.tokens, g.text, control_tokens, control_text, canonical, T)
+        r.update(kl_steps=[round(v, 6) for v in kl], kl_mean=float(sum(kl) / len(kl)) if kl else 0.0,
+                 kl_kind="exact", true_prob_mean=float(sum(p) / len(p)) if p else math.nan,
+                 embedding_distance=dist)
+        records.append(r)
+    return records
+
+
+def _run_attractor_api(api, vocab, grid: Grid, attractor: attr.Attractor) -> list[dict]:
+    """The same grid through an API: text in, text (and top-k log-probabilities where offered) out."""
+    caps = api.capabilities()
+    prompt, true, conds = conditions_for(vocab, grid, attractor)
+    T, k_top = grid.max_new_tokens, 5
+    strip = vocab.n_special_prefix
+
+    def ids_of(text):
+        return vocab.encode(text)[strip:]
+
+    def call(c: act.Condition):
+        text_prompt = vocab.decode(list(c.prompt_ids))
+        bias = {t: max(-100.0, min(100.0, c.tail_bias)) for t in c.logit_bias_tokens} if c.tail_bias else None
+        seed = c.seed if grid.temperature > 0 else None
+        if c.shock_ids and c.shock_step is not None:
+            first = api.complete(text_prompt, c.shock_step, grid.temperature, seed, k_top)
+            shock = vocab.decode(list(c.shock_ids))
+            rest_n = T - len(ids_of(first.text)) - len(c.shock_ids)
+            rest = api.complete(text_prompt + first.text + shock, max(rest_n, 1), grid.temperature, seed, k_top)
+            return first.text + shock + rest.text, first.top_logprobs
+        out = api.complete(text_prompt, T, grid.temperature, seed, k_top, bias)
+        return out.text, out.top_logprobs
+
+    unavailable = {"C": "no input embeddings on an API"}
+    if not caps.logit_bias:
+        unavailable["D"] = "the endpoint does not honour logit_bias"
+    if caps.endpoint != "completions":
+        unavailable["E"] = "no raw completions endpoint to continue after the shock"
+    control_text, control_top = call(conds[0])
+    control_tokens = ids_of(control_text)
+    canonical = vocab.decode(true)
+    rows, pairs = [], []
+    for c in conds:
+        if c.action[0] in unavailable and not c.action.endswith("_seed"):
+            continue
+        text, top = (control_text, control_top) if c is conds[0] else call(c)
+        tokens = ids_of(text)
+        r = _record(attractor, c, prompt, true, tokens, text, control_tokens, control_text, canonical, T)
+        # Before the continuations diverge both runs condition on the same generated prefix, so their
+        # top-k log-probabilities there are teacher-forced on the control continuation.
+        if top is not None and control_top is not None:
+            n = min(r["onset"] + 1, len(top), len(control_top))
+            steps = [obs.kl_topk_lower_bound(control_top[j], top[j]) for j in range(n)]
+            r.update(kl_steps=steps, kl_mean=sum(steps) / len(steps) if steps else math.nan,
+                     kl_kind="top-k lower bound, steps up to divergence")
+        else:
+            r.update(kl_steps=[], kl_mean=math.nan, kl_kind="unavailable: no logprobs")
+        r["true_prob_mean"] = math.nan  # scoring a given text needs echo+logprobs, which chat APIs lack
+        rows.append(r)
+        pairs.append((control_text, text))
+    for r, d in zip(rows, obs.embedding_distances(pairs)):
+        r["embedding_distance"] = d
+    for name, why in unavailable.items():
+        if name in grid.magnitudes:
+            rows.append({"attractor": attractor.name, "action": name, "unavailable": why})
+    return rows
+
+
+def run(backend, grid: Grid, checkpoint_dir: str | Path | None = None, vocab=None, progress: bool = True):
+    """All records of the grid (a list of dicts). With ``checkpoint_dir``, each attractor's records are
+    stored there once computed and read back on the next run with the same grid and backend."""
+    from tqdm.auto import tqdm
+
+    local = hasattr(backend, "teacher_forced")
+    if not local and vocab is None:
+        raise ValueError("an API backend needs a vocabulary (tokenizer) for the token-level actions")
+    ckpt = Path(checkpoint_dir) / grid.fingerprint(backend.name) if checkpoint_dir else None
+    records = []
+    for a in tqdm(attr.load(list(grid.attractors)), desc=f"A-E grid on {backend.name}", disable=not progress):
+        path = ckpt / f"{a.name}.json" if ckpt else None
+        if path is not None and path.exists():
+            records.extend(json.loads(path.read_text()))
+            continue
+        rows = _run_attractor_local(backend, grid, a) if local else _run_attractor_api(backend, vocab, grid, a)
+        if path is not None:
+            from .api import _atomic_write
+
+            _atomic_write(path, rows)
+        records.extend(rows)
+    return records
+
+
+def frame(records):
+    import pandas as pd
+
+    df = pd.DataFrame([r for r in records if "unavailable" not in r])
+    for col in ("extractable_32", "extractable_50", "original_memorized"):
+        if col in df:
+            df[col] = df[col].astype("float")  # None (unavailable) -> NaN, bools -> 0/1
+    return df
+
+
+def unavailable(records) -> list[dict]:
+    return [r for r in records if "unavailable" in r]
+
+
+def per_attractor(df, observable: str):
+    """Control and perturbed values per (action, magnitude) and attractor, seeds averaged."""
+    control = df[df.action == "control"].set_index("attractor")[observable]
+    pert = df[df.action != "control"].copy()
+    pert["magnitude"] = pert["magnitude"].astype(object).where(pert["magnitude"].notna(), "-")
+    means = pert.groupby(["action", "magnitude", "attractor"], sort=False)[observable].mean()
+    return control, means
+
+
+def compare(records, observables: list[str] | None = None, resamples: int = 2000, seed: int = 0,
+            min_units: int = 4):
+    """Paired comparison perturbed - control per (action, magnitude, observable): bootstrap 95% CI of the
+    mean difference over attractors, Holm-adjusted p-value across the whole family, Cohen's d_z.
+
+    With fewer than ``min_units`` attractors a bootstrap cannot say anything (two units give three
+    possible resamples), so only the mean difference is reported and the interval and p-value are NaN."""
+    import numpy as np
+    import pandas as pd
+
+    from .. import stats
+
+    df = frame(records)
+    rows = []
+    for name in observables or list(OBSERVABLES):
+        if name not in df or df[name].isna().all():
+            continue
+        control, means = per_attractor(df, name)
+        for (action, magnitude), series in means.groupby(level=[0, 1], sort=False):
+            series = series.droplevel([0, 1])
+            units = [u for u in series.index if u in control.index and not (
+                np.isnan(series[u]) or np.isnan(control[u]))]
+            if not units:
+                continue
+            a = np.array([series[u] for u in units])
+            b = np.array([control[u] for u in units])
+            row = {"action": action, "magnitude": magnitude, "observable": name, "n_attractors": len(units),
+                   "mean_difference": float(np.mean(a - b)), "ci_low": math.nan, "ci_high": math.nan,
+                   "p": math.nan, "effect_size_dz": math.nan}
+            if len(units) >= min_units:
+                res = stats.paired_bootstrap(a, b, resamples=resamples, seed=seed)
+                row.update(ci_low=res.difference.low, ci_high=res.difference.high, p=res.p_value,
+                           effect_size_dz=res.effect_size)
+            rows.append(row)
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["p_holm"] = math.nan
+        tested = out["p"].notna()
+        if tested.any():
+            out.loc[tested, "p_holm"] = stats.holm(out.loc[tested, "p"].to_numpy())
+    return out

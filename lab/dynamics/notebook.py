@@ -1,0 +1,183 @@
+"""Part I notebooks: parameters, backend opening and the figures (the original's six, from our runs)."""
+from __future__ import annotations
+
+import os
+
+from .. import assets
+from ..params import Param, ParameterError, Spec
+from . import actions as act
+from . import attractors as attr
+from . import experiments as ex
+
+SPEC = Spec(
+    Param("backend", (str,), "'local' (transformers, white-box) or 'openai' (any OpenAI-compatible API)",
+          choices=("local", "openai")),
+    Param("model", (str,), "registry model, local HF directory / .gguf file, or the API's model name"),
+    Param("extra_models", (list,), "further local models run the same way (e.g. gemma3-270m)", item_types=(str,)),
+    Param("base_url", (str,), "API base URL; '' means OpenRouter (needs OPENROUTER_API_KEY)"),
+    Param("tokenizer", (str,), "local model whose tokenizer the API actions use; '' = model"),
+    Param("attractors", (list,), "attractor texts (data/attractors)", item_types=(str,), check=attr.check_names),
+    Param("seeds", (list,), "seeds of the perturbation draws", item_types=(int,),
+          check=lambda s: None if s and len(set(s)) == len(s) else "give distinct seeds"),
+    Param("magnitudes", (dict,), "{action: [magnitude, ...]}; seed-faithful actions take []; {} = controls only",
+          check=lambda m: None if m == {} else act.check_magnitudes(m)),
+    Param("max_new_tokens", (int,), "tokens generated per condition", minimum=1),
+    Param("prefix_tokens", (int,), "prompt tokens taken from each attractor", minimum=1),
+    Param("budget", (float,), "API spending cap in US dollars (refuses the next call rather than overspend)",
+          minimum=0),
+    Param("batch_size", (int,), "conditions per batched generation", minimum=1),
+)
+
+
+def check(params: dict) -> None:
+    """Cross-parameter checks, before any model is loaded or any request sent."""
+    from .. import models
+
+    if params["backend"] == "openai":
+        if not params["base_url"] and not os.environ.get("OPENROUTER_API_KEY"):
+            raise ParameterError("backend 'openai' with no base_url uses OpenRouter and needs OPENROUTER_API_KEY "
+                                 "in the environment (or give base_url for a local server)")
+        local = [params["tokenizer"] or params["model"]] + params["extra_models"]
+    else:
+        local = [params["model"]] + params["extra_models"]
+    for name in local:
+        try:
+            models.resolve(name)
+        except KeyError as exc:
+            raise ParameterError(f"parameter model/tokenizer: {str(exc).strip(chr(34))}") from None
+
+
+def open_backends(params: dict) -> dict:
+    """{label: (backend, vocabulary)} for the model and the extra models."""
+    from .api import OpenAICompatible, Pricing
+    from .backends import LocalLM
+
+    out = {}
+    if params["backend"] == "openai":
+        vocab = LocalLM.load(params["tokenizer"] or params["model"])
+        api = OpenAICompatible(params["model"], base_url=params["base_url"] or None, budget_usd=params["budget"],
+                               tokenizer=vocab, pricing=Pricing())
+        out[params["model"]] = (api, vocab)
+    else:
+        lm = LocalLM.load(params["model"])
+        out[params["model"]] = (lm, lm)
+    for name in params["extra_models"]:
+        lm = LocalLM.load(name)
+        out[name] = (lm, lm)
+    return out
+
+
+def grid(params: dict) -> ex.Grid:
+    return ex.Grid(tuple(params["attractors"]), params["magnitudes"], tuple(params["seeds"]),
+                   params["max_new_tokens"], params["prefix_tokens"], 0.0, params["batch_size"])
+
+
+def checkpoint_dir():
+    return assets.cache_root() / "dynamics-runs"
+
+
+def run_all(params: dict, backends: dict) -> dict:
+    """{model: records} for every backend, checkpointed (the analysis notebook re-reads the same runs)."""
+    g = grid(params)
+    return {name: ex.run(b, g, checkpoint_dir=checkpoint_dir(), vocab=v) for name, (b, v) in backends.items()}
+
+
+def label(action: str, magnitude) -> str:
+    return action if magnitude in (None, "-") or magnitude != magnitude else f"{action} {magnitude:g}"
+
+
+# ------------------------------------------------------------------ figures
+
+def _labelled(df):
+    df = df.copy()
+    df["condition"] = [label(a, m) for a, m in zip(df.action, df.magnitude)]
+    return df
+
+
+def fig_delta(cmp, observable: str, title: str):
+    """Mean perturbed - control difference per condition with its bootstrap 95% interval."""
+    import plotly.graph_objects as go
+
+    d = _labelled(cmp[cmp.observable == observable])
+    err = dict(type="data", symmetric=False, array=(d.ci_high - d.mean_difference).round(5).tolist(),
+               arrayminus=(d.mean_difference - d.ci_low).round(5).tolist())
+    fig = go.Figure(go.Bar(x=d.condition.tolist(), y=d.mean_difference.round(5).tolist(), error_y=err,
+                           hovertemplate="%{x}: %{y:.3g}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="action and magnitude", yaxis_title=f"Δ {observable}",
+                      template="plotly_white", height=380, margin=dict(l=50, r=20, t=50, b=40))
+    return fig
+
+
+def fig_kl_comparison(df):
+    """The exact KL of next-token distributions beside the original word-count "KL", per condition."""
+    import plotly.graph_objects as go
+
+    d = _labelled(df[df.action != "control"])
+    control = df[df.action == "control"].set_index("attractor").original_word_kl
+    d["word_kl_delta"] = d.original_word_kl - d.attractor.map(control)
+    means = d.groupby("condition", sort=False)[["kl_mean", "word_kl_delta"]].mean().round(5)
+    fig = go.Figure([go.Bar(name="KL(control‖perturbed), next-token, nats", x=means.index.tolist(),
+                            y=means.kl_mean.tolist()),
+                     go.Bar(name="original word-count 'KL', Δ vs control", x=means.index.tolist(),
+                            y=means.word_kl_delta.tolist())])
+    fig.update_layout(barmode="group", template="plotly_white", height=380, yaxis_title="value",
+                      margin=dict(l=50, r=20, t=30, b=40), legend=dict(orientation="h", y=1.1))
+    return fig
+
+
+def fig_heatmap(df, observable: str, delta: bool, title: str):
+    import plotly.graph_objects as go
+
+    d = _labelled(df)
+    control = d[d.action == "control"].set_index("attractor")[observable]
+    d = d[d.action != "control"]
+    values = d[observable] - d.attractor.map(control) if delta else d[observable]
+    table = d.assign(v=values).pivot_table(index="condition", columns="attractor", values="v", aggfunc="mean",
+                                           sort=False)
+    fig = go.Figure(go.Heatmap(z=table.round(4).values.tolist(), x=table.columns.tolist(), y=table.index.tolist(),
+                               colorscale="RdBu_r", zmid=0 if delta else None))
+    fig.update_layout(title=title, template="plotly_white", height=520, margin=dict(l=90, r=20, t=50, b=80))
+    return fig
+
+
+def fig_control_vs_modified(df, observable: str = "true_prob_mean"):
+    import plotly.express as px
+
+    d = _labelled(df)
+    control = d[d.action == "control"].set_index("attractor")[observable]
+    d = d[d.action != "control"].groupby(["action", "condition", "attractor"], sort=False)[observable].mean()
+    d = d.reset_index()
+    d["control"] = d.attractor.map(control).round(5)
+    d[observable] = d[observable].round(5)
+    fig = px.scatter(d, x="control", y=observable, color="action", hover_data=["condition", "attractor"],
+                     template="plotly_white", height=420)
+    lim = [0, float(max(d.control.max(), d[observable].max()) * 1.05 or 1)]
+    fig.add_shape(type="line", x0=lim[0], y0=lim[0], x1=lim[1], y1=lim[1], line=dict(dash="dot", color="grey"))
+    fig.update_layout(xaxis_title=f"control {observable}", yaxis_title=f"perturbed {observable}",
+                      margin=dict(l=50, r=20, t=30, b=40))
+    return fig
+
+
+def robustness(df):
+    """Per attractor: 1 - mean edit distance / generated length over all perturbed runs (1 = unmoved)."""
+    d = df[df.action != "control"]
+    r = 1 - (d.edit_distance / d.generated_tokens.clip(lower=1)).clip(upper=1)
+    return r.groupby(d.attractor).mean().sort_values(ascending=False).round(4)
+
+
+def fig_robustness(ranking):
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Bar(x=ranking.index.tolist(), y=ranking.values.tolist()))
+    fig.update_layout(template="plotly_white", height=360, yaxis_title="robustness (1 = continuation unchanged)",
+                      margin=dict(l=50, r=20, t=30, b=80))
+    return fig
+
+
+def original_vs_actual(df):
+    """The control generations: what the original metrics say beside what the tokens show."""
+    c = df[df.action == "control"].set_index("attractor")
+    out = c[["original_score", "original_ceiling", "original_memorized", "matched_prefix", "extractable_32",
+             "true_prob_mean"]].copy()
+    out["continuation"] = c.text.str.slice(0, 80)
+    return out.round(3)

@@ -1,0 +1,86 @@
+"""Part III: the legal LoRA plan, executed on the statutes of Spain, Argentina, Uruguay and Chile.
+
+``data`` builds the tasks, ``baselines`` the plan's baselines, ``lora`` trains adapters with peft,
+``evaluate`` predicts, scores, measures deployment and computes the plan's verdicts. ``SPEC`` holds the
+notebook's parameters (notebooks/p3_legal_lora.ipynb); the defaults of ``lora.LoraSettings`` are the
+plan's configuration.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..params import Param, Spec
+from .data import TASKS, TaskError, check_tasks
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _model_problem(name: str) -> str | None:
+    from .. import models
+
+    try:
+        models.resolve(name)
+    except KeyError as exc:
+        return str(exc.args[0])
+    except Exception as exc:  # an asset that is missing or corrupt: say so before any work
+        return str(exc)
+    return None
+
+
+def _tasks_problem(tasks: list[str]) -> str | None:
+    if not tasks:
+        return "give at least one task"
+    try:
+        check_tasks(tasks)
+    except TaskError as exc:
+        return str(exc)
+    return None
+
+
+def _data_problem(path: str) -> str | None:
+    p = (REPO / path) if not Path(path).is_absolute() else Path(path)
+    return None if p.is_file() else f"no articles file at {path!r}"
+
+
+SPEC = Spec(
+    Param("model", (str,), "registry model (smollm2-135m, gemma3-270m) or a local Hugging Face directory",
+          check=_model_problem),
+    Param("tasks", (list,), f"tasks to train and evaluate: {', '.join(TASKS)}", item_types=(str,),
+          check=_tasks_problem),
+    Param("data_path", (str,), "the articles file, relative to the repository", check=_data_problem),
+    Param("split_seed", (int,), "seed of the group split (fixed across training seeds)", minimum=0),
+    Param("max_words", (int,), "article words shown in a prompt", minimum=8),
+    Param("seeds", (list,), "training seeds, one adapter each", item_types=(int,),
+          check=lambda v: None if v and len(set(v)) == len(v) else "give distinct seeds"),
+    Param("max_steps", (int,), "optimiser steps per seed (the plan: 2000)", minimum=1),
+    Param("lora_r", (int,), "LoRA rank (plan: 16)", minimum=1),
+    Param("lora_alpha", (int,), "LoRA alpha (plan: 32)", minimum=1),
+    Param("lora_dropout", (float,), "LoRA dropout (plan: 0.1)", minimum=0.0),
+    Param("target_modules", (list,), "modules adapted (plan: q_proj, v_proj, o_proj, gate_proj)", item_types=(str,)),
+    Param("learning_rate", (float,), "peak learning rate (plan: 2e-4)", minimum=0.0),
+    Param("batch_size", (int,), "examples per step (plan: 4)", minimum=1),
+    Param("warmup_steps", (int,), "linear warm-up steps (plan: 100)", minimum=0),
+    Param("eval_steps", (int,), "validate every this many steps (plan: 50)", minimum=1),
+    Param("save_steps", (int,), "checkpoint every this many steps (plan: 100)", minimum=1),
+    Param("eval_examples", (int,), "validation examples per task at each validation", minimum=1),
+    Param("no_convergence_step", (int,), "abort check: step of the convergence check (plan: 1000)", minimum=1),
+    Param("below_random_step", (int,), "abort check: step of the above-chance check (plan: 500)", minimum=1),
+    Param("time_budget_s", (float, type(None)), "abort check: training budget per seed in seconds, or None"),
+    Param("test_limit", (int,), "test examples per task (0 = all of them)", minimum=0),
+    Param("latency_examples", (int,), "examples timed per deployment variant", minimum=2),
+    Param("resamples", (int,), "bootstrap resamples (at least 1,000)", minimum=1000),
+    Param("resume", (bool,), "continue from the checkpoints under runs/ instead of starting afresh"),
+)
+
+
+def settings_from(params: dict):
+    """LoraSettings from the notebook's validated parameters."""
+    from .lora import LoraSettings
+
+    return LoraSettings(r=params["lora_r"], alpha=params["lora_alpha"], target_modules=tuple(params["target_modules"]),
+                        dropout=params["lora_dropout"], learning_rate=params["learning_rate"],
+                        batch_size=params["batch_size"], max_steps=params["max_steps"],
+                        warmup_steps=params["warmup_steps"], eval_steps=params["eval_steps"],
+                        save_steps=params["save_steps"], eval_examples=params["eval_examples"],
+                        no_convergence_step=params["no_convergence_step"],
+                        below_random_step=params["below_random_step"], time_budget_s=params["time_budget_s"])

@@ -1,0 +1,411 @@
+"""LoRA fine-tuning with peft: the plan's configuration as defaults, checkpoints, resume, abort conditions.
+
+One adapter is trained per seed on the pooled training examples of the chosen tasks (the loss is on the
+answer tokens only). Every ``eval_steps`` the validation loss and the validation accuracy of the
+classification tasks are recorded and the plan's abort conditions (§7.1) are checked:
+
+- no convergence after ``no_convergence_step`` steps: validation loss not at least
+  ``convergence_min_reduction`` (relative) below its value before training;
+- validation accuracy below random (1 / number of classes) after ``below_random_step`` steps;
+- over budget: training wall time above ``time_budget_s``.
+
+A checkpoint (adapter, optimiser, scheduler, RNG states, history) is written every ``save_steps``;
+``train`` resumes from the newest one in its output directory, and a resumed run ends with exactly the
+weights of an uninterrupted one (the batch order is a function of seed and step only).
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import Example, TaskSet
+from .evaluate import label_logprobs, progress_default
+
+
+@dataclass
+class LoraSettings:
+    """The plan's configuration (§2.2) as defaults; ``max_steps`` is 2000 in the plan."""
+
+    r: int = 16
+    alpha: int = 32
+    target_modules: tuple[str, ...] = ("q_proj", "v_proj", "o_proj", "gate_proj")
+    dropout: float = 0.1
+    learning_rate: float = 2e-4
+    batch_size: int = 4
+    max_steps: int = 2000
+    warmup_steps: int = 100
+    eval_steps: int = 50
+    save_steps: int = 100
+    max_grad_norm: float = 1.0
+    eval_examples: int = 64  # validation examples per task at each evaluation
+    no_convergence_step: int = 1000
+    convergence_min_reduction: float = 0.05
+    below_random_step: int = 500
+    time_budget_s: float | None = None
+    abort: bool = True  # stop training when an abort condition triggers (else only report it)
+    keep_checkpoints: int = 2
+
+    def __post_init__(self):
+        self.target_modules = tuple(self.target_modules)
+        for name in ("r", "alpha", "batch_size", "max_steps", "eval_steps", "save_steps", "eval_examples"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"LoraSettings.{name} must be at least 1")
+        if not 0 <= self.dropout < 1:
+            raise ValueError("LoraSettings.dropout must be in [0, 1)")
+
+
+class CheckpointMismatch(RuntimeError):
+    """The output directory holds checkpoints of a different run (model, seed, tasks or settings)."""
+
+
+@dataclass
+class AbortCheck:
+    name: str
+    step: int  # the step at which the plan checks it (0 = at every evaluation)
+    status: str = "not reached"  # "not reached" | "passed" | "triggered"
+    detail: str = ""
+
+
+@dataclass
+class TrainResult:
+    seed: int
+    steps_done: int
+    history: list[dict]
+    checks: list[AbortCheck]
+    aborted: str | None
+    adapter_dir: Path
+    train_seconds: float
+    resumed_from: int | None = None
+    initial_val_loss: float = math.nan
+    final_val_loss: float = math.nan
+
+    @property
+    def loss_reduction(self) -> float:
+        return 1 - self.final_val_loss / self.initial_val_loss
+
+
+# ---------------------------------------------------------------- batches
+
+def encode_example(tok, ex: Example) -> tuple[list[int], list[int]]:
+    """(input ids, labels): prompt + answer + end-of-sequence, with the prompt masked out of the loss."""
+    prompt = tok(ex.prompt).input_ids
+    answer = tok(ex.target, add_special_tokens=False).input_ids + [tok.eos_token_id]
+    return prompt + answer, [-100] * len(prompt) + answer
+
+
+def collate(encoded: list[tuple[list[int], list[int]]], pad_id: int):
+    import torch
+
+    width = max(len(ids) for ids, _ in encoded)
+    ids = torch.full((len(encoded), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(encoded), width), -100, dtype=torch.long)
+    mask = torch.zeros((len(encoded), width), dtype=torch.long)
+    for k, (x, y) in enumerate(encoded):
+        ids[k, :len(x)], labels[k, :len(y)], mask[k, :len(x)] = torch.tensor(x), torch.tensor(y), 1
+    return ids, labels, mask
+
+
+def batch_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
+    """The examples of a 0-based step: consecutive slices of per-epoch seeded permutations."""
+    out = []
+    for position in range(step * batch_size, (step + 1) * batch_size):
+        epoch, offset = divmod(position, n)
+        out.append(int(np.random.default_rng([seed, epoch]).permutation(n)[offset]))
+    return out
+
+
+# ---------------------------------------------------------------- model
+
+def check_targets(lm, targets: tuple[str, ...]) -> None:
+    """Fail before training when a target module does not exist in this architecture."""
+    import torch
+
+    linear = sorted({name.rsplit(".", 1)[-1] for name, m in lm.named_modules() if isinstance(m, torch.nn.Linear)})
+    missing = [t for t in targets if t not in linear]
+    if missing:
+        raise ValueError(f"LoRA target module(s) {missing} do not exist in {type(lm).__name__}; "
+                         f"its linear layers are: {', '.join(linear)}")
+
+
+def attach_lora(lm, settings: LoraSettings):
+    from peft import LoraConfig, get_peft_model
+
+    check_targets(lm, settings.target_modules)
+    import warnings
+
+    config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, target_modules=list(settings.target_modules),
+                        lora_dropout=settings.dropout, bias="none", task_type="CAUSAL_LM")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # peft asks transformers a deprecated question
+        return get_peft_model(lm, config)
+
+
+def trainable_parameters(lm) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in lm.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in lm.parameters())
+
+
+# ---------------------------------------------------------------- validation
+
+def validation_subset(tasks: dict[str, TaskSet], limit: int) -> dict[str, list[Example]]:
+    """The first ``limit`` validation examples of each task (a fixed subset: comparable across steps)."""
+    return {name: ts.splits["val"][:limit] for name, ts in tasks.items()}
+
+
+def validate(lm, tok, tasks: dict[str, TaskSet], subset: dict[str, list[Example]]) -> dict:
+    """Mean answer-token loss over all subset examples, and accuracy of each classification task."""
+    import torch
+
+    lm.eval()
+    losses = []
+    result = {}
+    with torch.no_grad():
+        for name, examples in subset.items():
+            for k in range(0, len(examples), 8):
+                ids, labels, mask = collate([encode_example(tok, e) for e in examples[k:k + 8]],
+                                            tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
+                logits = lm(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float()
+                lp = torch.log_softmax(logits[:, :-1], dim=-1)
+                tgt = labels[:, 1:].to(lm.device)
+                keep = tgt != -100
+                token_lp = lp.gather(2, tgt.clamp(min=0)[..., None])[..., 0]
+                for row in range(ids.shape[0]):
+                    losses.append(float(-token_lp[row][keep[row]].mean()))
+            ts = tasks[name]
+            if ts.is_classification and examples:
+                labels_ = list(ts.labels)
+                verbalisers = [ts.verbalisers[c] for c in labels_]
+                hits = [labels_[int(np.argmax(label_logprobs(lm, tok, e.prompt, verbalisers)))] == e.label
+                        for e in examples]
+                result[f"val_acc_{name}"] = float(np.mean(hits))
+    result["val_loss"] = float(np.mean(losses))
+    return result
+
+
+# ---------------------------------------------------------------- training
+
+def _fingerprint(model: str, seed: int, settings: LoraSettings, train: list[Example]) -> dict:
+    keep = {k: v for k, v in asdict(settings).items()
+            if k not in ("time_budget_s", "abort", "keep_checkpoints")}
+    keep["target_modules"] = list(keep["target_modules"])
+    return {"model": str(model), "seed": seed, "settings": keep, "train_examples": len(train),
+            "first_examples": [e.article_id + "/" + e.task for e in train[:5]]}
+
+
+def _checkpoints(out_dir: Path) -> list[tuple[int, Path]]:
+    found = [(int(p.name.split("-")[1]), p) for p in out_dir.glob("checkpoint-*") if (p / "state.pt").exists()]
+    return sorted(found)
+
+
+def _set_lr(optimizer, settings: LoraSettings, step: int) -> float:
+    """Linear warm-up to the learning rate, then linear decay to zero at max_steps (transformers' default)."""
+    if step < settings.warmup_steps:
+        scale = (step + 1) / settings.warmup_steps
+    else:
+        span = max(1, settings.max_steps - settings.warmup_steps)
+        scale = max(0.0, (settings.max_steps - step) / span)
+    lr = settings.learning_rate * scale
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return lr
+
+
+def _check_aborts(checks: list[AbortCheck], record: dict, initial_loss: float, settings: LoraSettings,
+                  tasks: dict[str, TaskSet], elapsed: float) -> str | None:
+    step = record["step"]
+    triggered = None
+    for c in checks:
+        if c.status != "not reached":
+            continue
+        if c.name == "no convergence" and step >= c.step:
+            target = initial_loss * (1 - settings.convergence_min_reduction)
+            ok = record["val_loss"] <= target
+            c.status, c.detail = ("passed" if ok else "triggered"), (
+                f"step {step}: validation loss {record['val_loss']:.3f} vs {target:.3f} needed "
+                f"({settings.convergence_min_reduction:.0%} below {initial_loss:.3f})")
+        elif c.name == "validation accuracy below random" and step >= c.step:
+            below = []
+            for name, ts in tasks.items():
+                key = f"val_acc_{name}"
+                if key in record and record[key] < 1 / len(ts.labels):
+                    below.append(f"{name} {record[key]:.3f} < {1 / len(ts.labels):.3f}")
+            c.status = "triggered" if below else "passed"
+            c.detail = f"step {step}: " + ("; ".join(below) if below else "every classification task at or above chance")
+        elif c.name == "over budget" and settings.time_budget_s is not None and elapsed > settings.time_budget_s:
+            c.status, c.detail = "triggered", f"step {step}: {elapsed:.0f} s > budget {settings.time_budget_s:.0f} s"
+        if c.status == "triggered" and triggered is None:
+            triggered = c.name
+    return triggered
+
+
+def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, settings: LoraSettings,
+          model_name: str = "", resume: bool = True, progress: bool | None = None, stop_after: int | None = None
+          ) -> tuple[object, TrainResult]:
+    """Train a LoRA adapter on the training examples of ``tasks``; returns (peft model, result).
+
+    ``stop_after`` ends the process early (as an interruption would) after that many steps, leaving the
+    checkpoints behind; it exists to test resuming.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    progress = progress_default() if progress is None else progress
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_examples = [e for name in sorted(tasks) for e in tasks[name].splits["train"]]
+    if not train_examples:
+        raise ValueError("no training examples")
+    fingerprint = _fingerprint(model_name, seed, settings, train_examples)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    lm = attach_lora(lm, settings)
+    params = [p for p in lm.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    encoded = [encode_example(tok, e) for e in train_examples]
+    subset = validation_subset(tasks, settings.eval_examples)
+    checks = [AbortCheck("no convergence", settings.no_convergence_step),
+              AbortCheck("validation accuracy below random", settings.below_random_step),
+              AbortCheck("over budget", 0)]
+    history: list[dict] = []
+    start_step, resumed_from, elapsed_before = 0, None, 0.0
+
+    existing = _checkpoints(out_dir) if resume else []
+    if existing:
+        step_saved, path = existing[-1]
+        state = torch.load(path / "state.pt", weights_only=False)
+        if state["fingerprint"] != fingerprint:
+            raise CheckpointMismatch(f"{out_dir.name}/{path.name} was written by a different run "
+                                     f"(model, seed, tasks or settings differ); use another output directory")
+        from peft import set_peft_model_state_dict
+
+        set_peft_model_state_dict(lm, state["adapter"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate(state["python_rng"])
+        np.random.set_state(state["numpy_rng"])
+        history, elapsed_before = state["history"], state["elapsed"]
+        checks = [AbortCheck(**c) for c in state["checks"]]
+        start_step = resumed_from = step_saved
+    elif not resume:
+        for _, path in _checkpoints(out_dir):
+            shutil.rmtree(path)
+
+    initial = next((h for h in history if h["step"] == 0), None)
+    if initial is None:
+        initial = {"step": 0, "train_loss": math.nan, "lr": 0.0, **validate(lm, tok, tasks, subset)}
+        history.append(initial)
+    aborted = next((c.name for c in checks if c.status == "triggered"), None) if settings.abort else None
+    t0 = time.perf_counter()
+    running: list[float] = []
+    bar = tqdm(total=settings.max_steps, initial=start_step, desc=f"LoRA seed {seed}", disable=not progress)
+    step = start_step
+    while step < settings.max_steps and aborted is None:
+        if stop_after is not None and step - start_step >= stop_after:
+            break
+        lm.train()
+        lr = _set_lr(optimizer, settings, step)
+        ids, labels, mask = collate([encoded[i] for i in batch_indices(len(encoded), settings.batch_size, step, seed)],
+                                    pad_id)
+        loss = lm(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), labels=labels.to(lm.device)).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        running.append(loss.item())
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{running[-1]:.3f}")
+        if step % settings.eval_steps == 0 or step == settings.max_steps:
+            record = {"step": step, "train_loss": float(np.mean(running)), "lr": lr, **validate(lm, tok, tasks, subset)}
+            running = []
+            history.append(record)
+            triggered = _check_aborts(checks, record, initial["val_loss"], settings, tasks,
+                                      elapsed_before + time.perf_counter() - t0)
+            if triggered and settings.abort:
+                aborted = triggered
+        if step % settings.save_steps == 0 or aborted:
+            _save_checkpoint(lm, optimizer, out_dir, step, fingerprint, history, checks,
+                             elapsed_before + time.perf_counter() - t0, settings.keep_checkpoints)
+    bar.close()
+    elapsed = elapsed_before + time.perf_counter() - t0
+    adapter_dir = out_dir / "adapter"
+    lm.save_pretrained(adapter_dir)
+    last = history[-1]
+    result = TrainResult(seed=seed, steps_done=step, history=history, checks=checks, aborted=aborted,
+                         adapter_dir=adapter_dir, train_seconds=elapsed, resumed_from=resumed_from,
+                         initial_val_loss=initial["val_loss"], final_val_loss=last["val_loss"])
+    (out_dir / "result.json").write_text(json.dumps({
+        "seed": seed, "steps_done": step, "aborted": aborted, "history": history,
+        "checks": [asdict(c) for c in checks]}, indent=1))
+    return lm, result
+
+
+def _save_checkpoint(lm, optimizer, out_dir: Path, step: int, fingerprint: dict, history: list, checks: list,
+                     elapsed: float, keep: int) -> None:
+    import torch
+    from peft import get_peft_model_state_dict
+
+    path = out_dir / f"checkpoint-{step}"
+    path.mkdir(exist_ok=True)
+    torch.save({"adapter": get_peft_model_state_dict(lm), "optimizer": optimizer.state_dict(),
+                "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
+                "numpy_rng": np.random.get_state(), "history": history, "elapsed": elapsed,
+                "checks": [asdict(c) for c in checks], "fingerprint": fingerprint}, path / "state.pt.tmp")
+    (path / "state.pt.tmp").rename(path / "state.pt")  # a checkpoint is complete or absent, never half-written
+    for _, old in _checkpoints(out_dir)[:-keep]:
+        shutil.rmtree(old)
+
+
+def history_frame(results: list[TrainResult]):
+    import pandas as pd
+
+    rows = [{"seed": r.seed, **h} for r in results for h in r.history]
+    return pd.DataFrame(rows)
+
+
+def checks_table(results: list[TrainResult]):
+    import pandas as pd
+
+    rows = [{"seed": r.seed, "condition": c.name, "checked at step": c.step or "every evaluation",
+             "status": c.status, "detail": c.detail or f"training ended at step {r.steps_done}"}
+            for r in results for c in r.checks]
+    return pd.DataFrame(rows).set_index(["seed", "condition"])
+
+
+# ---------------------------------------------------------------- several seeds
+
+@dataclass
+class SeedRun:
+    result: TrainResult
+    predictions: dict[str, list[str]] = field(default_factory=dict)  # task -> test predictions
+
+
+def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Example]], seeds: list[int],
+              settings: LoraSettings, out_root: str | Path, resume: bool = False, progress: bool | None = None
+              ) -> list[SeedRun]:
+    """Train one adapter per seed from a fresh copy of the base model, then predict the test examples."""
+    import torch
+
+    from .. import models
+    from .evaluate import predict
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    runs = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        lm, tok = models.load(model, device=device)
+        peft_model, result = train(lm, tok, tasks, Path(out_root) / f"seed-{seed}", seed, settings,
+                                   model_name=model, resume=resume, progress=progress)
+        preds = {name: predict(peft_model, tok, tasks[name], test[name], progress=progress) for name in tasks}
+        runs.append(SeedRun(result, preds))
+        del peft_model, lm
+    return runs

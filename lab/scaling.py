@@ -1,0 +1,120 @@
+"""Smooth growth or a threshold? Binomial fits of an extraction rate against a log-scale axis.
+
+Two models of the probability p(x) that a canary is extractable, x = log10(parameters) or
+log10(duplicates):
+
+- ``linear``: p = a + b x (clipped to (0, 1)): the log-linear growth Carlini et al. (2022) report.
+- ``threshold``: p = f + (c - f) * sigmoid((x - t) / w): a floor f below a transition at t of width w
+  (decades) rising to a ceiling c; a "phase transition" is a small w.
+
+Both are fitted by maximum binomial likelihood to (x, n, k) cells and compared by AIC and BIC; a
+bootstrap that resamples canaries within each cell gives intervals for the slope b and the location t.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+EPS = 1e-6
+
+
+def _clip(p):
+    return np.clip(p, EPS, 1 - EPS)
+
+
+def linear_p(theta, x):
+    a, b = theta
+    return _clip(a + b * x)
+
+
+def threshold_p(theta, x):
+    f, c, t, w = theta
+    return _clip(f + (c - f) / (1 + np.exp(-(x - t) / w)))
+
+
+def _nll(p, n, k):
+    return -np.sum(k * np.log(p) + (n - k) * np.log(1 - p))
+
+
+@dataclass(frozen=True)
+class Fit:
+    model: str
+    params: dict
+    nll: float
+    n_params: int
+    n_obs: int
+
+    @property
+    def aic(self) -> float:
+        return 2 * self.n_params + 2 * self.nll
+
+    @property
+    def bic(self) -> float:
+        return self.n_params * np.log(self.n_obs) + 2 * self.nll
+
+
+def fit_linear(x, n, k) -> Fit:
+    x, n, k = map(np.asarray, (x, n, k))
+    rate = k.sum() / n.sum()
+    res = optimize.minimize(lambda th: _nll(linear_p(th, x), n, k), x0=[rate, 0.0], method="Nelder-Mead",
+                            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
+    return Fit("linear", {"a": res.x[0], "b": res.x[1]}, float(res.fun), 2, int(n.sum()))
+
+
+def fit_threshold(x, n, k) -> Fit:
+    x, n, k = map(np.asarray, (x, n, k))
+    lo, hi = float(x.min()), float(x.max())
+    bounds = [(0, 1), (0, 1), (lo - 1, hi + 1), (0.02, 3.0)]
+    best = None
+    # several starts: the likelihood surface of a sigmoid has flat regions
+    for t0 in np.linspace(lo, hi, 5):
+        for w0 in (0.05, 0.3, 1.0):
+            res = optimize.minimize(lambda th: _nll(threshold_p(th, x), n, k), x0=[0.01, 0.9, t0, w0],
+                                    method="L-BFGS-B", bounds=bounds)
+            if best is None or res.fun < best.fun:
+                best = res
+    f, c, t, w = best.x
+    return Fit("threshold", {"floor": f, "ceiling": c, "location": t, "width": w}, float(best.fun), 4,
+               int(n.sum()))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    linear: Fit
+    threshold: Fit
+    slope_ci: tuple[float, float]  # linear model: change in p per decade of x
+    location_ci: tuple[float, float]  # threshold model: x where p is half-way between floor and ceiling
+    width_ci: tuple[float, float]
+
+    @property
+    def delta_aic(self) -> float:
+        """AIC(linear) - AIC(threshold): positive favours the threshold."""
+        return self.linear.aic - self.threshold.aic
+
+    @property
+    def delta_bic(self) -> float:
+        return self.linear.bic - self.threshold.bic
+
+
+def compare(x, outcomes: list[np.ndarray], resamples: int = 1000, seed: int = 0, level: float = 0.95) -> Comparison:
+    """Fit both models to cells at positions ``x``, each with an array of 0/1 outcomes (one per canary)."""
+    x = np.asarray(x, dtype=float)
+    n = np.array([len(o) for o in outcomes])
+    k = np.array([int(np.sum(o)) for o in outcomes])
+    lin, thr = fit_linear(x, n, k), fit_threshold(x, n, k)
+    rng = np.random.default_rng(seed)
+    slopes, locs, widths = [], [], []
+    for _ in range(resamples):
+        kb = np.array([int(np.sum(rng.choice(o, len(o)))) for o in outcomes])
+        slopes.append(fit_linear(x, n, kb).params["b"])
+        t = fit_threshold(x, n, kb)
+        locs.append(t.params["location"])
+        widths.append(t.params["width"])
+    a = (1 - level) / 2
+
+    def ci(v):
+        return float(np.quantile(v, a)), float(np.quantile(v, 1 - a))
+
+    return Comparison(lin, thr, ci(slopes), ci(locs), ci(widths))

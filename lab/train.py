@@ -1,0 +1,392 @@
+"""Training loop for Part II: AdamW, clipping, schedulers, early stopping, checkpoints with exact resume.
+
+- Data order is a pure function of (seed, epoch), so a resumed run sees the same batches.
+- A checkpoint holds the model, optimiser, scheduler, loop position, history, early-stopping state and
+  every RNG state (torch CPU and CUDA, numpy, random): killed after a checkpoint and resumed, a run
+  continues with exactly the loss curve it would have had (tests/test_train.py).
+- Under ``torchrun`` the same code runs data-parallel (DDP; gloo on CPU, NCCL on GPU): each rank takes
+  its slice of every global batch, so the gradient equals the single-process one.
+- Perplexity per token, per word (whitespace words of the decoded targets) and bits per byte.
+- ``precision="bf16"`` autocasts on GPU; ``compile=True`` wraps the model in ``torch.compile``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+SCHEDULERS = ("plateau", "cosine", "none")
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    betas: tuple = (0.9, 0.999)
+    decay_all: bool = True  # the original decays every parameter
+    batch_size: int = 16  # global batch (split across DDP ranks)
+    epochs: int = 1
+    max_steps: int | None = None
+    grad_clip: float | None = 1.0
+    scheduler: str = "plateau"
+    plateau_factor: float = 0.5
+    plateau_patience: int = 2
+    min_lr: float = 1e-6
+    early_stopping: int | None = 5  # evaluations without a better validation loss
+    eval_every: int | None = None  # steps; None: at the end of every epoch
+    eval_batches: int | None = None
+    checkpoint_dir: str | None = None
+    checkpoint_every: int | None = None  # steps; checkpoints are also written at every evaluation
+    seed: int = 0
+    device: str = "cpu"
+    precision: str = "fp32"  # "fp32" | "bf16"
+    compile: bool = False
+    progress: bool = True
+    log_every: int = 50  # steps between progress-bar updates (and loss read-backs)
+
+    def __post_init__(self):
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler {self.scheduler!r}; valid choices: {', '.join(SCHEDULERS)}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision {self.precision!r}; valid choices: 'fp32', 'bf16'")
+        if self.batch_size < 1 or self.epochs < 1:
+            raise ValueError("batch_size and epochs must be >= 1")
+        self.betas = tuple(self.betas)
+
+
+# ---------------------------------------------------------------- distributed helpers
+
+def world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def setup_distributed(device: str) -> str:
+    """Joins the process group when launched by torchrun; returns this rank's device."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        cuda = device.startswith("cuda")
+        dist.init_process_group("nccl" if cuda else "gloo")
+        if cuda:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            torch.cuda.set_device(local)
+            return f"cuda:{local}"
+    return device
+
+
+def _all_sum(values: list[float], device) -> list[float]:
+    if world()[1] == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+# ---------------------------------------------------------------- evaluation
+
+def _autocast(device: str, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=torch.device(device).type, enabled=False)
+
+
+def text_units(windows: torch.Tensor, collate: Callable, encoding) -> tuple[int, int]:
+    """Bytes and whitespace-separated words of the target text of ``windows``."""
+    _, labels = collate(list(windows))
+    n_bytes = n_words = 0
+    for row in labels.tolist():
+        tokens = [t for t in row if t >= 0]
+        data = encoding.decode_bytes(tokens)
+        n_bytes += len(data)
+        n_words += len(data.decode("utf-8", errors="replace").split())
+    return n_bytes, n_words
+
+
+@torch.no_grad()
+def evaluate(model, windows: torch.Tensor, collate: Callable, batch_size: int = 16, device: str = "cpu",
+             max_batches: int | None = None, encoding=None, precision: str = "fp32") -> dict:
+    """Loss and perplexity over ``windows`` (sharded over DDP ranks); per word and per byte with ``encoding``."""
+    from .gpt import IGNORE_INDEX
+
+    rank, size = world()
+    was_training = model.training
+    model.eval()
+    n = windows.size(0)
+    batches = [windows[i:i + batch_size] for i in range(0, n, batch_size)][:max_batches]
+    nll = tokens = 0.0
+    for b in batches[rank::size]:
+        x, y = (t.to(device) for t in collate(b))
+        with _autocast(device, precision):
+            logits, _ = model(x)
+        nll += torch.nn.functional.cross_entropy(logits.float().view(-1, logits.size(-1)), y.view(-1),
+                                                 ignore_index=IGNORE_INDEX, reduction="sum").item()
+        tokens += (y != IGNORE_INDEX).sum().item()
+    model.train(was_training)
+    nll, tokens = _all_sum([nll, tokens], device)
+    loss = nll / max(tokens, 1)
+    out = {"loss": loss, "ppl": math.exp(min(loss, 700)), "tokens": int(tokens)}
+    if encoding is not None:
+        used = torch.cat(batches) if batches else windows[:0]
+        n_bytes, n_words = text_units(used, collate, encoding)
+        out.update(ppl_word=math.exp(min(nll / max(n_words, 1), 700)), bits_per_byte=nll / math.log(2) / max(n_bytes, 1),
+                   words=n_words, bytes=n_bytes)
+    return out
+
+
+# ---------------------------------------------------------------- training
+
+@dataclass
+class TrainResult:
+    history: list = field(default_factory=list)  # one dict per optimiser step (and per evaluation)
+    evals: list = field(default_factory=list)
+    best_val_loss: float = math.inf
+    best_step: int = -1
+    steps: int = 0
+    stopped_early: bool = False
+    finished: bool = False
+    train_seconds: float = 0.0
+    tokens_seen: int = 0
+
+    @property
+    def losses(self) -> list[float]:
+        return [h["loss"] for h in self.history]
+
+    @property
+    def best_val_ppl(self) -> float:
+        return math.exp(self.best_val_loss)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+class Trainer:
+    def __init__(self, model, train_windows: torch.Tensor, val_windows: torch.Tensor, config: TrainConfig,
+                 collate: Callable, encoding=None, resume: bool = True):
+        self.config = config
+        self.device = setup_distributed(config.device)
+        self.rank, self.world_size = world()
+        if config.batch_size % self.world_size:
+            raise ValueError(f"batch_size {config.batch_size} is not divisible by {self.world_size} ranks")
+        self.raw_model = model.to(self.device)
+        self.model = self.raw_model
+        if config.compile:
+            self.model = torch.compile(self.model)
+        if self.world_size > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            self.model = DDP(self.model, device_ids=[torch.device(self.device).index] if "cuda" in self.device else None)
+        self.train_windows, self.val_windows = train_windows, val_windows
+        self.collate, self.encoding = collate, encoding
+        self.optimizer = _make_optimizer(self.raw_model, config)
+        n_batches = math.ceil(train_windows.size(0) / config.batch_size) if self.world_size == 1 \
+            else train_windows.size(0) // config.batch_size
+        self.batches_per_epoch = n_batches
+        self.total_steps = min(config.max_steps or math.inf, n_batches * config.epochs)
+        self.scheduler = _make_scheduler(self.optimizer, config, self.total_steps)
+        self.result = TrainResult()
+        self.epoch, self.batch_in_epoch, self.evals_since_best = 0, 0, 0
+        self.ckpt = Path(config.checkpoint_dir) if config.checkpoint_dir else None
+        if resume and self.ckpt is not None and (self.ckpt / "last.pt").exists():
+            self.load(self.ckpt / "last.pt")
+
+    def _flush(self) -> None:
+        """Turns the losses still held as device tensors into floats (one synchronisation)."""
+        pending = [(h, k) for h in self.result.history[-max(self.config.log_every, 1) * 2 - 2:] for k in h
+                   if isinstance(h[k], torch.Tensor)]
+        if pending:
+            values = torch.stack([h[k].float().reshape(()) for h, k in pending]).tolist()
+            for (h, k), v in zip(pending, values):
+                h[k] = v
+        stale = [(h, k) for h in self.result.history for k in h if isinstance(h[k], torch.Tensor)]
+        for h, k in stale:  # anything older (log_every changed between sessions)
+            h[k] = float(h[k])
+
+    # -- checkpoints
+    def state(self) -> dict:
+        self._flush()
+        return {"model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+                "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "evals_since_best": self.evals_since_best,
+                "result": asdict(self.result), "rng": _rng_state(), "train_config": asdict(self.config),
+                "model_config": getattr(self.raw_model.config, "to_dict", lambda: None)()}
+
+    def save(self, path: Path) -> None:
+        if self.rank != 0:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        torch.save(self.state(), tmp)
+        os.replace(tmp, path)  # atomic: a kill during the write leaves the previous checkpoint intact
+
+    def load(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        saved = getattr(self.raw_model.config, "to_dict", lambda: None)()
+        if state["model_config"] != saved:
+            raise ValueError(f"checkpoint {path.name} is of another model configuration; remove it or change "
+                             "checkpoint_dir")
+        self.raw_model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state["scheduler"] is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]
+        self.evals_since_best = state["evals_since_best"]
+        self.result = TrainResult(**state["result"])
+        _set_rng_state(state["rng"])
+
+    # -- loop
+    def _batch(self, epoch: int, index: int) -> torch.Tensor:
+        order = epoch_order(self.train_windows.size(0), self.config.seed, epoch)
+        ids = order[index * self.config.batch_size:(index + 1) * self.config.batch_size]
+        per_rank = math.ceil(ids.numel() / self.world_size)
+        return self.train_windows[ids[self.rank * per_rank:(self.rank + 1) * per_rank]]
+
+    def run_eval(self) -> dict:
+        self._flush()
+        cfg = self.config
+        metrics = evaluate(self.model, self.val_windows, self.collate, cfg.batch_size, self.device,
+                           cfg.eval_batches, self.encoding, cfg.precision)
+        r = self.result
+        metrics["step"], metrics["epoch"] = r.steps, self.epoch
+        metrics["lr"] = self.optimizer.param_groups[0]["lr"]
+        if hasattr(self.raw_model, "phi_weights"):
+            metrics["phi_weights"] = self.raw_model.phi_weights()
+        if metrics["loss"] < r.best_val_loss:
+            r.best_val_loss, r.best_step, self.evals_since_best = metrics["loss"], r.steps, 0
+            if self.ckpt is not None and self.rank == 0:
+                self.ckpt.mkdir(parents=True, exist_ok=True)
+                torch.save(self.raw_model.state_dict(), self.ckpt / "best_model.pt")
+        else:
+            self.evals_since_best += 1
+        r.evals.append(metrics)
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(metrics["loss"])
+        return metrics
+
+    def fit(self, stop_after: int | None = None) -> TrainResult:
+        """Trains to the end (or early stop). ``stop_after`` ends this session after that many steps, as a
+        kill would (tests use it); a new Trainer on the same checkpoint_dir resumes."""
+        from tqdm.auto import tqdm
+
+        cfg, r = self.config, self.result
+        if r.finished:
+            return r
+        self.model.train()
+        bar = tqdm(total=self.total_steps, initial=r.steps, disable=not cfg.progress or self.rank != 0,
+                   desc="train", dynamic_ncols=True)
+        session_steps = 0
+        while self.epoch < cfg.epochs and r.steps < self.total_steps and not r.stopped_early:
+            while self.batch_in_epoch < self.batches_per_epoch and r.steps < self.total_steps:
+                if stop_after is not None and session_steps >= stop_after:
+                    t0 = time.perf_counter()
+                    self._flush()
+                    r.train_seconds += time.perf_counter() - t0
+                    bar.close()
+                    return r
+                t0 = time.perf_counter()
+                x, y = (t.to(self.device, non_blocking=True)
+                        for t in self.collate(self._batch(self.epoch, self.batch_in_epoch)))
+                with _autocast(self.device, cfg.precision):
+                    _, loss = self.model(x, y)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg.grad_clip)
+                self.optimizer.step()
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR):
+                    self.scheduler.step()
+                self.batch_in_epoch += 1
+                r.steps += 1
+                session_steps += 1
+                r.tokens_seen += int(x.numel()) * self.world_size
+                # Losses stay on the device until a flush: reading one per step would stall the GPU queue.
+                entry = {"step": r.steps, "epoch": self.epoch, "loss": loss.detach()}
+                extra = getattr(self.raw_model, "last_metrics", {})
+                for key in ("lm_loss", "aux_loss"):
+                    if key in extra:
+                        entry[key] = extra[key]
+                r.history.append(entry)
+                bar.update(1)
+                if r.steps % max(cfg.log_every, 1) == 0:
+                    self._flush()
+                    bar.set_postfix(loss=f"{r.history[-1]['loss']:.3f}", lr=f"{self.optimizer.param_groups[0]['lr']:.1e}")
+                r.train_seconds += time.perf_counter() - t0
+                if cfg.eval_every and r.steps % cfg.eval_every == 0:
+                    self._after_eval(self.run_eval())
+                    if r.stopped_early:
+                        break
+                elif cfg.checkpoint_every and r.steps % cfg.checkpoint_every == 0 and self.ckpt is not None:
+                    self.save(self.ckpt / "last.pt")
+            if r.stopped_early:
+                break
+            if self.batch_in_epoch >= self.batches_per_epoch:
+                self.epoch += 1
+                self.batch_in_epoch = 0
+                if not cfg.eval_every:
+                    self._after_eval(self.run_eval())
+        t0 = time.perf_counter()
+        self._flush()
+        r.train_seconds += time.perf_counter() - t0
+        if not r.evals or r.evals[-1]["step"] != r.steps:
+            self.run_eval()
+        r.finished = True
+        bar.close()
+        if self.ckpt is not None:
+            self.save(self.ckpt / "last.pt")
+        return r
+
+    def _after_eval(self, metrics: dict) -> None:
+        cfg, r = self.config, self.result
+        if cfg.early_stopping is not None and self.evals_since_best >= cfg.early_stopping:
+            r.stopped_early = True
+        if self.ckpt is not None:
+            self.save(self.ckpt / "last.pt")
+
+
+def _make_optimizer(model, cfg: TrainConfig):
+    from .gpt import make_adamw
+
+    return make_adamw(model, cfg.lr, cfg.weight_decay, cfg.betas, decay_all=cfg.decay_all)
+
+
+def _make_scheduler(optimizer, cfg: TrainConfig, total_steps):
+    if cfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=cfg.plateau_factor,
+                                                          patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+    if cfg.scheduler == "cosine":
+        floor = cfg.min_lr / cfg.lr
+        total = max(int(total_steps), 1)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    return None
+
+
+def train(model, train_windows, val_windows, config: TrainConfig, collate: Callable, encoding=None,
+          resume: bool = True) -> TrainResult:
+    """Seeds torch with ``config.seed`` and trains; see ``Trainer``."""
+    if not (config.checkpoint_dir and resume and (Path(config.checkpoint_dir) / "last.pt").exists()):
+        torch.manual_seed(config.seed)
+    return Trainer(model, train_windows, val_windows, config, collate, encoding, resume).fit()

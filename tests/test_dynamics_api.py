@@ -1,0 +1,171 @@
+"""End-to-end tests of the OpenAI-compatible backend through the real ``openai`` client against real
+local HTTP servers (tests/dynamics_server.py) on 127.0.0.1: one complete, one that drops logprobs and has
+no raw completions endpoint, one that injects faults. No request leaves the machine."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab.dynamics import experiments as ex
+from lab.dynamics.api import BudgetExceeded, OpenAICompatible
+from lab.dynamics.backends import BackendError, LocalLM
+
+from dynamics_fixtures import build_tiny
+
+HERE = Path(__file__).parent
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent)}
+GRID = dict(attractors=("counting", "gettysburg_address"), seeds=(0, 1), max_new_tokens=8, prefix_tokens=12,
+            magnitudes={"A": [1], "C": [1.0], "D": [2.0], "E": [1], "B_seed": []})
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return build_tiny(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def vocab(model_dir):
+    return LocalLM.load(str(model_dir))
+
+
+class Server:
+    def __init__(self, model_dir, log: Path, *flags):
+        self.log = log
+        self.proc = subprocess.Popen([sys.executable, str(HERE / "dynamics_server.py"), str(model_dir),
+                                      "--log", str(log), *flags], stdout=subprocess.PIPE, text=True, env=ENV)
+        line = self.proc.stdout.readline()
+        assert line.startswith("PORT "), "the test server did not start"
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}/v1"
+
+    def served(self) -> list[str]:
+        return self.log.read_text().split() if self.log.exists() else []
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+
+
+def _server(model_dir, tmp_path_factory, *flags):
+    s = Server(model_dir, tmp_path_factory.mktemp("log") / "served.log", *flags)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def server(model_dir, tmp_path_factory):
+    yield from _server(model_dir, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def dropping_server(model_dir, tmp_path_factory):
+    yield from _server(model_dir, tmp_path_factory, "--drop-logprobs", "--no-completions")
+
+
+@pytest.fixture(scope="module")
+def faulty_server(model_dir, tmp_path_factory):
+    yield from _server(model_dir, tmp_path_factory, "--faults", "--slow-seconds", "1.5")
+
+
+def _client(url, tmp_path, vocab, **kw):
+    return OpenAICompatible("tiny", base_url=url, cache_dir=tmp_path / "cache", tokenizer=vocab, backoff=0.01, **kw)
+
+
+def test_capabilities_of_a_complete_server(server, vocab, tmp_path):
+    caps = _client(server.url, tmp_path, vocab).capabilities()
+    assert caps.endpoint == "completions" and caps.logprobs and caps.logit_bias
+
+
+def test_grid_through_the_api_matches_local_greedy_and_reports_what_is_unavailable(server, vocab, tmp_path):
+    api = _client(server.url, tmp_path, vocab)
+    records = ex.run(api, ex.Grid(**GRID), vocab=vocab, progress=False)
+    df = ex.frame(records)
+    assert set(df.action) == {"control", "A", "D", "E", "B_seed"}
+    assert [r["action"] for r in ex.unavailable(records)] == ["C", "C"]  # no embeddings on an API
+    assert (df.kl_kind == "top-k lower bound, steps up to divergence").all()
+    assert df[df.action == "control"].kl_mean.max() == pytest.approx(0.0, abs=1e-9)
+    # the server runs the same tiny model greedily: its control continuation is the local one
+    local = ex.frame(ex.run(vocab, ex.Grid(**GRID), progress=False))
+    for name in GRID["attractors"]:
+        assert (df[(df.action == "control") & (df.attractor == name)].text.iloc[0]
+                == local[(local.action == "control") & (local.attractor == name)].text.iloc[0])
+    sent = api.accounting.requests_sent
+    again = _client(server.url, tmp_path, vocab)
+    assert ex.frame(ex.run(again, ex.Grid(**GRID), vocab=vocab, progress=False)).text.tolist() == df.text.tolist()
+    assert again.accounting.requests_sent == 0 and again.accounting.cache_hits >= sent  # a re-run costs nothing
+
+
+def test_a_server_that_drops_logprobs_makes_those_metrics_unavailable(dropping_server, vocab, tmp_path):
+    api = _client(dropping_server.url, tmp_path, vocab)
+    caps = api.capabilities()
+    assert caps.endpoint == "chat" and not caps.logprobs
+    records = ex.run(api, ex.Grid(**GRID), vocab=vocab, progress=False)
+    df = ex.frame(records)
+    assert df.kl_mean.isna().all() and (df.kl_kind == "unavailable: no logprobs").all()
+    assert {r["action"] for r in ex.unavailable(records)} == {"C", "E"}  # no raw completions for E
+
+
+def test_faults_are_retried_and_the_run_finishes(faulty_server, vocab, tmp_path):
+    api = _client(faulty_server.url, tmp_path, vocab, timeout=0.5, max_retries=5)
+    out = api.complete("1, 2, 3,", 4)
+    assert out.text and api.accounting.retries == 4 + 3 * 4  # 429, 500, slow, dropped; for 4 requests
+    assert faulty_server.served().count(faulty_server.served()[-1]) == 1
+
+
+def test_budget_refuses_the_next_call_before_sending(server, vocab, tmp_path):
+    api = _client(server.url, tmp_path, vocab, budget_tokens=60)
+    api.capabilities()
+    before = len(server.served())
+    with pytest.raises(BudgetExceeded):
+        api.complete("Four score and seven years ago", 200)
+    assert len(server.served()) == before
+    priced = _client(server.url, tmp_path / "p", vocab, budget_usd=1e-9,
+                     pricing=__import__("lab.dynamics.api", fromlist=["Pricing"]).Pricing(1.0, 1.0))
+    with pytest.raises(BudgetExceeded):
+        priced.capabilities()
+
+
+def test_openrouter_without_a_key_fails_before_any_request(monkeypatch):
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    with pytest.raises(BackendError, match="OPENROUTER_API_KEY"):
+        OpenAICompatible("meta-llama/llama-3-70b-instruct")
+
+
+RUNNER = """
+import sys
+from lab.dynamics import experiments as ex
+from lab.dynamics.api import OpenAICompatible
+from lab.dynamics.backends import LocalLM
+vocab = LocalLM.load(sys.argv[1])
+api = OpenAICompatible("tiny", base_url=sys.argv[2], cache_dir=sys.argv[3], tokenizer=vocab, backoff=0.01)
+grid = ex.Grid(**{grid})
+ex.run(api, grid, vocab=vocab, progress=False)
+"""
+
+
+def test_a_killed_run_resumes_without_repeating_a_completed_request(server, model_dir, vocab, tmp_path):
+    cache = tmp_path / "cache"
+    code = RUNNER.replace("{grid}", repr(GRID))
+    before = len(server.served())
+    proc = subprocess.Popen([sys.executable, "-c", code, str(model_dir), server.url, str(cache)], env=ENV)
+    deadline = time.time() + 60
+    while len(server.served()) - before < 12 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.kill()
+    proc.wait()
+    completed = {p.name for p in cache.rglob("*.json") if not p.name.startswith("capabilities")}
+    served_before = server.served()[before:]
+    assert len(completed) >= 10
+    api = OpenAICompatible("tiny", base_url=server.url, cache_dir=cache, tokenizer=vocab, backoff=0.01)
+    ex.run(api, ex.Grid(**GRID), vocab=vocab, progress=False)
+    served_after = server.served()[before + len(served_before):]
+    repeated = set(served_after) & set(served_before)
+    # at most the one request in flight when the process died (answered, not yet written) is sent again
+    assert len(repeated) <= 1
+    assert api.accounting.cache_hits >= len(completed)
+    assert api.accounting.requests_sent == len(set(served_after))

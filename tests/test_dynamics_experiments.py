@@ -1,0 +1,70 @@
+import json
+
+import pytest
+
+from lab.dynamics import actions as act
+from lab.dynamics import attractors
+from lab.dynamics import experiments as ex
+from lab.dynamics.backends import LocalLM
+
+from dynamics_fixtures import build_tiny
+
+GRID = dict(attractors=("counting", "hamlet", "lorem_ipsum", "genesis_1_kjv"), seeds=(0, 1, 2, 3, 4),
+            max_new_tokens=8, prefix_tokens=12, magnitudes={"C": [1.0, 30.0], "D": [3.0], "E": [1], "A_seed": []})
+
+
+@pytest.fixture(scope="module")
+def lm(tmp_path_factory):
+    return LocalLM.load(str(build_tiny(tmp_path_factory.mktemp("tiny"))))
+
+
+@pytest.fixture(scope="module")
+def records(lm):
+    return ex.run(lm, ex.Grid(**GRID), progress=False)
+
+
+def test_one_record_per_cell_with_every_observable(records):
+    df = ex.frame(records)
+    assert len(df) == 4 * (1 + 5 * 5)
+    for name in ex.OBSERVABLES:
+        assert name in df
+    control = df[df.action == "control"]
+    assert (control.edit_distance == 0).all() and (control.kl_mean.abs() < 1e-5).all()
+    assert (df.onset <= 8).all() and df.original_score.between(0, 1).all()
+
+
+def test_compare_gives_intervals_holm_and_effect_sizes(records):
+    out = ex.compare(records, ["kl_mean", "edit_distance"], resamples=1000)
+    assert len(out) == 2 * 5 and (out.n_attractors == 4).all()
+    assert (out.p_holm >= out.p - 1e-12).all()
+    tested = out.dropna(subset=["ci_low"])
+    assert ((tested.ci_low <= tested.mean_difference + 1e-12) & (tested.mean_difference <= tested.ci_high + 1e-12)).all()
+    big = out[(out.action == "C") & (out.magnitude == 30.0) & (out.observable == "kl_mean")].iloc[0]
+    assert big.mean_difference > 0 and big.ci_low > 0
+    few = ex.compare([r for r in records if r["attractor"] in ("counting", "hamlet")], ["kl_mean"], resamples=1000)
+    assert few.p.isna().all() and few.mean_difference.notna().all()  # 2 units: no bootstrap claims
+
+
+def test_checkpoints_resume_without_recomputing(lm, tmp_path, monkeypatch):
+    grid = ex.Grid(**{**GRID, "attractors": ("counting", "hamlet")})
+    first = ex.run(lm, grid, checkpoint_dir=tmp_path, progress=False)
+    monkeypatch.setattr(lm, "generate", lambda *a, **k: pytest.fail("recomputed a checkpointed attractor"))
+    again = ex.run(lm, grid, checkpoint_dir=tmp_path, progress=False)
+    assert json.dumps(again) == json.dumps(first)  # (NaN != NaN, so compare the serialised records)
+
+
+def test_same_seed_same_records(lm, records):
+    again = ex.run(lm, ex.Grid(**GRID), progress=False)
+    assert [r["text"] for r in again] == [r["text"] for r in records]
+    assert [r["kl_mean"] for r in again] == [r["kl_mean"] for r in records]
+
+
+@pytest.mark.parametrize("change,error", [
+    ({"attractors": ("harry_potter",)}, attractors.AttractorError),
+    ({"magnitudes": {"F": [1]}}, act.ActionError),
+    ({"magnitudes": {"C": ["x"]}}, act.ActionError),
+    ({"seeds": ()}, ValueError),
+])
+def test_bad_grids_fail_before_any_work(change, error):
+    with pytest.raises(error):
+        ex.Grid(**{**GRID, **change})

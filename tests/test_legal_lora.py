@@ -1,0 +1,112 @@
+"""lab.legal.lora on a tiny random Llama: plan defaults, bad input, checkpoint resume, abort checks."""
+import pytest
+import torch
+
+from lab import models
+from lab.legal import data, lora
+from tests.legal_fixtures import build_tiny_model
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model"))
+
+
+@pytest.fixture(scope="module")
+def small_tasks():
+    legal = data.prepare(["jurisdiction", "cloze"], max_words=16)
+    for ts in legal.tasks.values():
+        ts.splits = {s: ex[:8] for s, ex in ts.splits.items()}
+    return legal.tasks
+
+
+def _settings(**kw):
+    base = dict(max_steps=4, warmup_steps=1, eval_steps=2, save_steps=2, eval_examples=3, batch_size=2)
+    base.update(kw)
+    return lora.LoraSettings(**base)
+
+
+def test_defaults_are_the_plan():
+    s = lora.LoraSettings()
+    assert (s.r, s.alpha, s.dropout, s.learning_rate, s.batch_size) == (16, 32, 0.1, 2e-4, 4)
+    assert s.target_modules == ("q_proj", "v_proj", "o_proj", "gate_proj")
+    assert (s.warmup_steps, s.eval_steps, s.save_steps, s.max_steps) == (100, 50, 100, 2000)
+    assert (s.no_convergence_step, s.below_random_step) == (1000, 500)
+
+
+def test_bad_model_and_bad_target_fail_before_training(tiny):
+    with pytest.raises(KeyError, match="unknown model 'no/such/model'"):
+        models.resolve("no/such/model")
+    lm, _ = models.load(tiny)
+    with pytest.raises(ValueError, match=r"target module\(s\) \['c_attn'\] do not exist"):
+        lora.attach_lora(lm, lora.LoraSettings(target_modules=("q_proj", "c_attn")))
+
+
+def test_batch_order_depends_on_seed_and_step_only():
+    assert lora.batch_indices(10, 4, 3, seed=1) == lora.batch_indices(10, 4, 3, seed=1)
+    assert lora.batch_indices(10, 4, 3, seed=1) != lora.batch_indices(10, 4, 3, seed=2)
+    epoch0 = [i for step in range(5) for i in lora.batch_indices(10, 2, step, seed=0)]
+    assert sorted(epoch0) == list(range(10))
+
+
+def test_loss_only_on_answer_tokens(tiny):
+    _, tok = models.load(tiny)
+    ex = data.Example("jurisdiction", "x", "AR", "Texto:", "AR", " Argentina")
+    ids, labels = lora.encode_example(tok, ex)
+    answer = [t for t in labels if t != -100]
+    assert answer == tok(" Argentina", add_special_tokens=False).input_ids + [tok.eos_token_id]
+    assert ids[-len(answer):] == answer
+
+
+def test_resume_gives_the_uninterrupted_weights(tiny, small_tasks, tmp_path):
+    torch.manual_seed(0)
+    lm, tok = models.load(tiny)
+    full, res_full = lora.train(lm, tok, small_tasks, tmp_path / "a", seed=3, settings=_settings(), model_name="t",
+                                resume=False, progress=False)
+    lm, tok = models.load(tiny)
+    lora.train(lm, tok, small_tasks, tmp_path / "b", seed=3, settings=_settings(), model_name="t", resume=False,
+               progress=False, stop_after=2)
+    assert [p.name for _, p in lora._checkpoints(tmp_path / "b")] == ["checkpoint-2"]
+    lm, tok = models.load(tiny)
+    resumed, res_resumed = lora.train(lm, tok, small_tasks, tmp_path / "b", seed=3, settings=_settings(),
+                                      model_name="t", resume=True, progress=False)
+    assert res_resumed.resumed_from == 2 and res_resumed.steps_done == 4
+    a = {k: v for k, v in full.state_dict().items() if "lora_" in k}
+    b = {k: v for k, v in resumed.state_dict().items() if "lora_" in k}
+    assert a and all(torch.equal(a[k], b[k]) for k in a)
+    assert [h["val_loss"] for h in res_full.history] == [h["val_loss"] for h in res_resumed.history]
+    assert (tmp_path / "a" / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_resume_refuses_another_runs_checkpoint(tiny, small_tasks, tmp_path):
+    lm, tok = models.load(tiny)
+    lora.train(lm, tok, small_tasks, tmp_path, seed=0, settings=_settings(max_steps=2), model_name="t",
+               resume=False, progress=False)
+    lm, tok = models.load(tiny)
+    with pytest.raises(lora.CheckpointMismatch, match="different run"):
+        lora.train(lm, tok, small_tasks, tmp_path, seed=1, settings=_settings(max_steps=2), model_name="t",
+                   resume=True, progress=False)
+
+
+def test_abort_conditions_trigger_and_stop(tiny, small_tasks, tmp_path):
+    lm, tok = models.load(tiny)
+    # a learning rate of zero cannot converge: the check at step 2 must trigger and stop training there
+    settings = _settings(learning_rate=0.0, no_convergence_step=2, below_random_step=100, max_steps=6)
+    _, res = lora.train(lm, tok, small_tasks, tmp_path, seed=0, settings=settings, model_name="t", resume=False,
+                        progress=False)
+    checks = {c.name: c for c in res.checks}
+    assert res.aborted == "no convergence" and res.steps_done == 2
+    assert checks["no convergence"].status == "triggered"
+    assert checks["validation accuracy below random"].status == "not reached"
+    assert checks["over budget"].status == "not reached"
+
+
+def test_below_random_check_reads_validation_accuracy():
+    tasks = {"jurisdiction": data.TaskSet("jurisdiction", data.JURISDICTIONS, {})}
+    checks = [lora.AbortCheck("validation accuracy below random", 4)]
+    record = {"step": 4, "val_loss": 1.0, "val_acc_jurisdiction": 0.1}
+    assert lora._check_aborts(checks, record, 2.0, lora.LoraSettings(), tasks, 0.0) == "validation accuracy below random"
+    checks = [lora.AbortCheck("validation accuracy below random", 4)]
+    record["val_acc_jurisdiction"] = 0.3
+    assert lora._check_aborts(checks, record, 2.0, lora.LoraSettings(), tasks, 0.0) is None
+    assert checks[0].status == "passed"
