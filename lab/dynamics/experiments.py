@@ -183,11 +183,15 @@ def _run_attractor_api(api, vocab, grid: Grid, attractor: attr.Attractor) -> lis
     return rows
 
 
-def run(backend, grid: Grid, checkpoint_dir: str | Path | None = None, vocab=None, progress: bool = True):
+def run(backend, grid: Grid, checkpoint_dir: str | Path | None = None, vocab=None, progress: bool | None = None):
     """All records of the grid (a list of dicts). With ``checkpoint_dir``, each attractor's records are
     stored there once computed and read back on the next run with the same grid and backend."""
+    import os
+
     from tqdm.auto import tqdm
 
+    if progress is None:  # executed notebooks set TQDM_DISABLE (bars carry times that differ every run)
+        progress = os.environ.get("TQDM_DISABLE") != "1"
     local = hasattr(backend, "teacher_forced")
     if not local and vocab is None:
         raise ValueError("an API backend needs a vocabulary (tokenizer) for the token-level actions")
