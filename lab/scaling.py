@@ -3,7 +3,8 @@
 Two models of the probability p(x) that a canary is extractable, x = log10(parameters) or
 log10(duplicates):
 
-- ``linear``: p = a + b x (clipped to (0, 1)): the log-linear growth Carlini et al. (2022) report.
+- ``linear``: logit p = a + b x: smooth growth, log-linear in the odds (a straight line clipped at 0 would
+  itself be a hinge, i.e. a threshold, so the smooth model must not clip).
 - ``threshold``: p = f + (c - f) * sigmoid((x - t) / w): a floor f below a transition at t of width w
   (decades) rising to a ceiling c; a "phase transition" is a small w.
 
@@ -26,7 +27,7 @@ def _clip(p):
 
 def linear_p(theta, x):
     a, b = theta
-    return _clip(a + b * x)
+    return _clip(1 / (1 + np.exp(-(a + np.asarray(x) * b))))
 
 
 def threshold_p(theta, x):
@@ -57,24 +58,27 @@ class Fit:
 
 def fit_linear(x, n, k) -> Fit:
     x, n, k = map(np.asarray, (x, n, k))
-    rate = k.sum() / n.sum()
-    res = optimize.minimize(lambda th: _nll(linear_p(th, x), n, k), x0=[rate, 0.0], method="Nelder-Mead",
-                            options={"xatol": 1e-8, "fatol": 1e-10, "maxiter": 4000})
+    rate = np.clip(k.sum() / n.sum(), 1e-3, 1 - 1e-3)
+    res = optimize.minimize(lambda th: _nll(linear_p(th, x), n, k), x0=[np.log(rate / (1 - rate)), 0.0],
+                            method="L-BFGS-B", bounds=[(-30, 30), (-30, 30)])
     return Fit("linear", {"a": res.x[0], "b": res.x[1]}, float(res.fun), 2, int(n.sum()))
 
 
-def fit_threshold(x, n, k) -> Fit:
+def fit_threshold(x, n, k, start=None) -> Fit:
+    """``start``: an earlier fit's parameters, tried first (the bootstrap passes the full-data fit)."""
     x, n, k = map(np.asarray, (x, n, k))
     lo, hi = float(x.min()), float(x.max())
     bounds = [(0, 1), (0, 1), (lo - 1, hi + 1), (0.02, 3.0)]
-    best = None
     # several starts: the likelihood surface of a sigmoid has flat regions
-    for t0 in np.linspace(lo, hi, 5):
-        for w0 in (0.05, 0.3, 1.0):
-            res = optimize.minimize(lambda th: _nll(threshold_p(th, x), n, k), x0=[0.01, 0.9, t0, w0],
-                                    method="L-BFGS-B", bounds=bounds)
-            if best is None or res.fun < best.fun:
-                best = res
+    starts = [[0.01, 0.9, t0, w0] for t0 in np.linspace(lo, hi, 4) for w0 in (0.05, 0.5)]
+    if start is not None:
+        starts = [list(start)] + starts[::3]
+    best = None
+    for x0 in starts:
+        res = optimize.minimize(lambda th: _nll(threshold_p(th, x), n, k), x0=x0, method="L-BFGS-B",
+                                bounds=bounds)
+        if best is None or res.fun < best.fun:
+            best = res
     f, c, t, w = best.x
     return Fit("threshold", {"floor": f, "ceiling": c, "location": t, "width": w}, float(best.fun), 4,
                int(n.sum()))
@@ -84,7 +88,7 @@ def fit_threshold(x, n, k) -> Fit:
 class Comparison:
     linear: Fit
     threshold: Fit
-    slope_ci: tuple[float, float]  # linear model: change in p per decade of x
+    slope_ci: tuple[float, float]  # smooth model: change in log-odds per decade of x
     location_ci: tuple[float, float]  # threshold model: x where p is half-way between floor and ceiling
     width_ci: tuple[float, float]
 
@@ -109,7 +113,7 @@ def compare(x, outcomes: list[np.ndarray], resamples: int = 1000, seed: int = 0,
     for _ in range(resamples):
         kb = np.array([int(np.sum(rng.choice(o, len(o)))) for o in outcomes])
         slopes.append(fit_linear(x, n, kb).params["b"])
-        t = fit_threshold(x, n, kb)
+        t = fit_threshold(x, n, kb, start=list(thr.params.values()))
         locs.append(t.params["location"])
         widths.append(t.params["width"])
     a = (1 - level) / 2

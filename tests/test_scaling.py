@@ -17,9 +17,9 @@ def test_a_step_is_recognised_as_a_threshold_and_located():
     assert cmp.threshold.params["width"] < 0.3
 
 
-def test_a_log_linear_trend_is_not_called_a_threshold():
+def test_a_smooth_log_odds_trend_is_not_called_a_threshold():
     xs = np.linspace(4, 8, 9)
-    outcomes = _cells(lambda x: 0.05 + 0.2 * (x - 4), xs, n=60)
+    outcomes = _cells(lambda x: 1 / (1 + np.exp(-(-4 + 0.8 * (x - 4)))), xs, n=60)
     cmp = scaling.compare(xs, outcomes, resamples=200, seed=2)
     assert cmp.delta_bic < 2  # the extra two parameters of the threshold model are not worth it
-    assert cmp.slope_ci[0] < 0.2 < cmp.slope_ci[1]
+    assert cmp.slope_ci[0] < 0.8 < cmp.slope_ci[1]

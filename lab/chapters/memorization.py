@@ -104,13 +104,13 @@ def comparison_table(cmps: dict):
     for name, c in cmps.items():
         rows.append({
             "axis": name,
-            "linear slope (per decade)": c.linear.params["b"],
+            "smooth slope (log-odds per decade)": c.linear.params["b"],
             "slope 95% CI": f"[{c.slope_ci[0]:.3f}, {c.slope_ci[1]:.3f}]",
             "threshold location (log10)": c.threshold.params["location"],
             "location 95% CI": f"[{c.location_ci[0]:.2f}, {c.location_ci[1]:.2f}]",
             "threshold width (decades)": c.threshold.params["width"],
-            "AIC(linear) - AIC(threshold)": c.delta_aic,
-            "BIC(linear) - BIC(threshold)": c.delta_bic,
+            "AIC(smooth) - AIC(threshold)": c.delta_aic,
+            "BIC(smooth) - BIC(threshold)": c.delta_bic,
         })
     return pd.DataFrame(rows).set_index("axis").round(3)
 
@@ -133,9 +133,9 @@ def verdict(size_cmp, max_log10_params: float) -> str:
         parts.append(f"the data favour a sharp transition at 10^{size_cmp.threshold.params['location']:.2f} "
                      "parameters on this ladder")
     else:
-        parts.append(f"no sharp transition: a log-linear model is as good or better "
-                     f"(BIC difference {size_cmp.delta_bic:.1f}; slope {size_cmp.linear.params['b']:.3f} per decade, "
-                     f"95% CI [{lo:.3f}, {hi:.3f}])")
+        parts.append(f"the data do not favour a sharp transition over smooth growth in the log-odds "
+                     f"(BIC difference {size_cmp.delta_bic:.1f}; smooth slope {size_cmp.linear.params['b']:.2f} "
+                     f"log-odds per decade, 95% CI [{lo:.2f}, {hi:.2f}])")
     parts.append(f"the largest model here has 10^{max_log10_params:.1f} parameters, "
                  f"{np.log10(70e9) - max_log10_params:.1f} decades below 70B, so nothing here locates or excludes "
                  "a threshold at 70B; what it shows is whether memorization needs scale to appear at all")
@@ -311,7 +311,7 @@ def scale_figure(df, ladder: Ladder, cmps: dict):
     c = cmps["parameters"]
     xs = np.linspace(np.log10(g.index.min()) - 0.3, np.log10(70e9), 200)
     fig.add_trace(go.Scatter(x=list(10 ** xs), y=[round(float(v), 4) for v in scaling.linear_p(list(c.linear.params.values()), xs)],
-                             mode="lines", name="log-linear fit (extrapolated)", line=dict(dash="dot")))
+                             mode="lines", name="smooth (logistic in log size) fit, extrapolated", line=dict(dash="dot")))
     fig.add_trace(go.Scatter(x=list(10 ** xs), y=[round(float(v), 4) for v in scaling.threshold_p(list(c.threshold.params.values()), xs)],
                              mode="lines", name="threshold fit (extrapolated)", line=dict(dash="dash")))
     fig.add_trace(go.Scatter(x=[p["parameters"] for p in PUBLISHED], y=[p["rate"] for p in PUBLISHED],
