@@ -27,7 +27,10 @@ def test_published_chapters_are_current_and_carry_provenance(stem):
     assert runner.stale_reason(stem) is None, f"book/{stem}.ipynb is stale: run `python -m lab book`"
     record = runner.recorded(runner.BOOK / f"{stem}.ipynb")
     assert record["git"]["commit"], "published chapters are executed from a commit"
-    assert record["wall_time_s"] > 0 and record["versions"]["lab"] and record["device"]
+    # the code version is the commit; `lab`'s own version is None where it ran from source, uninstalled
+    # (the GPU machine), so the test asks for the framework versions and the device instead
+    assert record["wall_time_s"] > 0 and record["versions"]["torch"] and record["versions"]["python"]
+    assert record["device"]["cpu"] or record["device"]["accelerator"]
     assert record["profile"] in runner.profiles(stem)
 
 
