@@ -169,3 +169,22 @@ def test_a_killed_run_resumes_without_repeating_a_completed_request(server, mode
     assert len(repeated) <= 1
     assert api.accounting.cache_hits >= len(completed)
     assert api.accounting.requests_sent == len(set(served_after))
+
+
+def test_the_experiments_notebook_runs_against_a_local_server(server, model_dir, tmp_path):
+    """`papermill notebooks/p1_experiments.ipynb ... -p backend openai -p base_url http://127.0.0.1:PORT/v1`:
+    the published notebook, unchanged, aimed at an OpenAI-compatible server instead of a local model."""
+    from lab import runner
+
+    out = tmp_path / "p1_api.ipynb"
+    params = {"backend": "openai", "base_url": server.url, "model": "tiny", "tokenizer": str(model_dir),
+              "attractors": ["counting"], "seeds": [0, 1], "magnitudes": {"A": [1], "C": [1.0], "D": [2.0]},
+              "max_new_tokens": 6, "prefix_tokens": 10, "budget": 0.0}
+    before = len(server.served())
+    runner.run("p1_experiments", "quick", params, output=out)
+    nb = json.loads(out.read_text())
+    assert nb["metadata"]["lab"]["parameters"]["backend"] == "openai"
+    assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert len(server.served()) > before  # the requests went to the server
+    text = json.dumps(nb)
+    assert "unavailable" in text  # embedding noise (C) cannot be applied through an API, and it says so
