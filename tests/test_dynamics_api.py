@@ -171,11 +171,13 @@ def test_a_killed_run_resumes_without_repeating_a_completed_request(server, mode
     assert api.accounting.requests_sent == len(set(served_after))
 
 
-def test_the_experiments_notebook_runs_against_a_local_server(server, model_dir, tmp_path):
+def test_the_experiments_notebook_runs_against_a_local_server(server, model_dir, tmp_path, monkeypatch):
     """`papermill notebooks/p1_experiments.ipynb ... -p backend openai -p base_url http://127.0.0.1:PORT/v1`:
     the published notebook, unchanged, aimed at an OpenAI-compatible server instead of a local model."""
     from lab import runner
 
+    # a cache of its own, so that the requests are really sent (a warm request cache would answer them)
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "p1_api.ipynb"
     params = {"backend": "openai", "base_url": server.url, "model": "tiny", "tokenizer": str(model_dir),
               "attractors": ["counting"], "seeds": [0, 1], "magnitudes": {"A": [1], "C": [1.0], "D": [2.0]},
