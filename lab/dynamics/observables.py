@@ -17,6 +17,8 @@ from collections import Counter
 from functools import lru_cache
 from typing import Sequence
 
+from ..extraction import matched_prefix_length  # noqa: F401  (one definition, shared with lab.extraction)
+
 # ---------------------------------------------------------------- distributions
 
 
@@ -66,15 +68,6 @@ def edit_distance(a: Sequence, b: Sequence) -> int:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
         prev = cur
     return prev[-1]
-
-
-def matched_prefix_length(generated: Sequence, reference: Sequence) -> int:
-    n = 0
-    for x, y in zip(generated, reference):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def divergence_onset(control: Sequence, perturbed: Sequence) -> int | None:
