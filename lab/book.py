@@ -1,7 +1,7 @@
 """`lab book`: re-execute the stale chapters listed in _toc.yml, then build the HTML with Jupyter Book.
 
 A chapter is stale when its notebook source, its published profile's parameters or the `lab` code it
-imports changed since book/<stem>.ipynb was executed (see ``runner.stale_reason``). Nothing stale,
+imports changed since book/<page>.ipynb was executed (see ``runner.stale_reason``). Nothing stale,
 nothing executed: reading the book never re-runs hours of training.
 """
 from __future__ import annotations
@@ -40,13 +40,18 @@ def toc_files(toc: Path = REPO / "_toc.yml") -> list[str]:
 
 
 def notebook_chapters() -> list[str]:
-    """Stems of the toc entries book/<stem> that are executed from notebooks/<stem>.ipynb."""
-    stems = []
+    """Pages book/<page> of the table of contents that are executed notebooks (see runner.page_source)."""
+    pages = []
     for entry in toc_files():
         p = Path(entry)
-        if p.parent.name == "book" and (runner.NOTEBOOKS / f"{p.stem}.ipynb").exists():
-            stems.append(p.stem)
-    return stems
+        if p.parent.name != "book":
+            continue
+        try:
+            runner.page_source(p.stem)
+        except runner.RunError:
+            continue
+        pages.append(p.stem)
+    return pages
 
 
 def execute_stale(only: list[str] | None = None, profile: str | None = None, log=print) -> list[str]:
@@ -54,16 +59,22 @@ def execute_stale(only: list[str] | None = None, profile: str | None = None, log
     executed = []
     chapters = notebook_chapters()
     forced = only is not None  # `--only` with no names forces every chapter
-    for stem in only or chapters:
-        if stem not in chapters:
-            raise runner.RunError(f"{stem!r} is not a notebook chapter of _toc.yml; chapters: {', '.join(chapters)}")
-        reason = "asked for" if forced else runner.stale_reason(stem)
+    for page in only or chapters:
+        if page not in chapters:
+            raise runner.RunError(f"{page!r} is not a notebook chapter of _toc.yml; chapters: {', '.join(chapters)}")
+        reason = "asked for" if forced else runner.stale_reason(page)
         if reason is None:
-            log(f"{stem}: up to date")
+            log(f"{page}: up to date")
             continue
-        log(f"{stem}: stale ({reason})")
-        runner.publish(stem, profile, log=log)
-        executed.append(stem)
+        stem, pinned = runner.page_source(page)
+        if pinned and runner.needs_cuda(runner.profile_parameters(stem, pinned)) and not runner.cuda_available():
+            # Never replaced by a smaller run: the page keeps its run, and its record says which commit made it.
+            log(f"{page}: stale ({reason}), but its {pinned!r} profile needs CUDA, which this machine lacks; "
+                "the published run is kept (the reproducibility appendix lists it as stale)")
+            continue
+        log(f"{page}: stale ({reason})")
+        runner.publish(page, profile, log=log)
+        executed.append(page)
     return executed
 
 

@@ -3,8 +3,10 @@
 Three places hold executed notebooks:
 - ``notebooks/X.ipynb``: the source, committed with its ``quick``-profile outputs (the nbval reference);
   ``refresh`` re-executes it in place.
-- ``book/X.ipynb``: the published run (``cpu`` profile by default, ``gpu`` where one was run), built by
-  ``lab book``; a superseded copy is moved to ``runs/superseded/`` with a notice, never dropped silently.
+- ``book/X.ipynb``: the published run (``cpu`` profile by default), built by ``lab book``; a superseded
+  copy is moved to ``runs/superseded/`` with a notice, never dropped silently. A page
+  ``book/X_<profile>.ipynb`` publishes the same notebook under another profile beside it (the ``gpu``
+  run of a chapter, say); it is re-executed only where its profile can run (``needs_cuda``).
 - ``runs/X/``: a reader's own runs (``lab run``), one new file per run, never overwritten.
 """
 from __future__ import annotations
@@ -216,30 +218,67 @@ def refresh(name: str) -> Path:
     return src
 
 
-def publish(stem: str, profile: str = PUBLISHED_PROFILE, log=print) -> Path:
-    """Execute the published profile into book/<stem>.ipynb, keeping any earlier result aside."""
+def page_source(page: str) -> tuple[str, str | None]:
+    """(notebook stem, pinned profile) of the book page ``book/<page>.ipynb``.
+
+    ``X`` is notebooks/X.ipynb under the profile it was published with; ``X_<profile>`` is the same
+    notebook pinned to that profile. A page that is neither raises RunError."""
+    if (NOTEBOOKS / f"{page}.ipynb").exists():
+        return page, None
+    stem, _, profile = page.rpartition("_")
+    if stem and (NOTEBOOKS / f"{stem}.ipynb").exists() and profile in profiles(stem):
+        return stem, profile
+    raise RunError(f"book/{page} is not an executed page: no notebooks/{page}.ipynb, nor a profile of another "
+                   "notebook in its name")
+
+
+def needs_cuda(parameters: dict) -> bool:
+    """A profile whose ``device`` parameter asks for CUDA cannot run on a machine without it."""
+    return parameters.get("device") == "cuda"
+
+
+def cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def publish(page: str, profile: str = PUBLISHED_PROFILE, log=print) -> Path:
+    """Execute a page's notebook into book/<page>.ipynb, keeping any earlier result aside.
+
+    A page pinned to a profile (``X_gpu``) is always executed with that profile."""
+    stem, pinned = page_source(page)
+    profile = pinned or profile
     src = notebook_path(stem)
-    dst = BOOK / f"{stem}.ipynb"
+    dst = BOOK / f"{page}.ipynb"
     parameters = profile_parameters(stem, profile)
     if dst.exists():
         old = recorded(dst) or {}
-        keep = RUNS / "superseded" / f"{stem}-{old.get('profile', 'unknown')}-{(old.get('started') or 'unknown').replace(':', '')}.ipynb"
+        keep = RUNS / "superseded" / f"{page}-{old.get('profile', 'unknown')}-{(old.get('started') or 'unknown').replace(':', '')}.ipynb"
         keep.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(dst, keep)
-        log(f"{stem}: earlier published run kept as {keep.relative_to(REPO)}")
-    log(f"{stem}: executing profile {profile!r}")
+        log(f"{page}: earlier published run kept as {keep.relative_to(REPO)}")
+    log(f"{page}: executing profile {profile!r}")
     record = execute(src, dst, parameters, profile)
-    log(f"{stem}: done in {record['wall_time_s']} s")
+    log(f"{page}: done in {record['wall_time_s']} s")
     return dst
 
 
-def stale_reason(stem: str) -> str | None:
-    """Why book/<stem>.ipynb must be re-executed, or None if it is current."""
-    dst = BOOK / f"{stem}.ipynb"
-    rec = recorded(dst)
+def published_profile(page: str) -> str:
+    """The profile book/<page>.ipynb was (or, never executed, will be) published with."""
+    stem, pinned = page_source(page)
+    return pinned or (recorded(BOOK / f"{page}.ipynb") or {}).get("profile", PUBLISHED_PROFILE)
+
+
+def stale_reason(page: str) -> str | None:
+    """Why book/<page>.ipynb must be re-executed, or None if it is current."""
+    stem, _ = page_source(page)
+    rec = recorded(BOOK / f"{page}.ipynb")
     if rec is None:
         return "never executed"
-    profile = rec.get("profile", PUBLISHED_PROFILE)
+    profile = published_profile(page)
     try:
         parameters = profile_parameters(stem, profile)
     except RunError:

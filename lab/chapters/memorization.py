@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import assets, canaries, extraction, scaling
-from ..params import Param, Spec
+from .. import assets, canaries, extraction, proportions, scaling
+from ..params import Param, ParameterError, Spec
 
 RUNS = Path(__file__).resolve().parents[2] / "runs" / "p5_memorization_scale"
 SEQ_LEN = 128
@@ -47,9 +47,34 @@ SPEC = Spec(
     Param("resamples", (int,), "bootstrap resamples of the fits", minimum=100),
     Param("pretrained", (list,), "registry models measured on the public-domain attractors", item_types=(str,),
           choices=assets.MODELS),
+    Param("api_models", (list,), "models behind an OpenAI-compatible API measured on the same attractors",
+          item_types=(str,)),
+    Param("base_url", (str,), "API base URL for api_models; '' means OpenRouter (needs OPENROUTER_API_KEY)"),
+    Param("tokenizer", (str,), "local model whose tokenizer counts the API models' tokens"),
+    Param("budget", (float,), "API spending cap in US dollars for api_models", minimum=0),
     Param("batch_size", (int,), "windows of 128 bytes per optimizer step", minimum=1),
     Param("device", (str,), "cpu or cuda", choices=("cpu", "cuda")),
 )
+
+
+def check(params: dict) -> None:
+    """Cross-parameter checks, before any training, loading or request."""
+    if params["device"] == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ParameterError("parameter 'device': 'cuda' asked for, but torch sees no CUDA device here")
+    if params["api_models"]:
+        from ..dynamics import notebook as dyn
+
+        for model in params["api_models"]:
+            dyn.check(api_parameters(params, model))
+
+
+def api_parameters(params: dict, model: str) -> dict:
+    """Part I's backend parameters for one API model of this chapter (one request path for the book)."""
+    return {"backend": "openai", "model": model, "base_url": params["base_url"], "extra_models": [],
+            "tokenizer": params["tokenizer"] or "smollm2-135m", "budget": params["budget"]}
 
 
 @dataclass
@@ -324,8 +349,12 @@ def scale_figure(df, ladder: Ladder, cmps: dict):
     return fig
 
 
-def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32):
-    """k-extractability of each public-domain attractor of Part I for each registry model."""
+def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32, api: list[dict] | None = None):
+    """k-extractability of each public-domain attractor of Part I for each registry model, and for each
+    API model (``api``: backend parameters from :func:`api_parameters`), greedy, raw text, no chat template.
+
+    Local models are measured exactly (teacher-forced log-probability of the true continuation); API models
+    through Part I's client, with the tokens counted by a local tokenizer and no log-probability."""
     import pandas as pd
     import torch
 
@@ -333,8 +362,6 @@ def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32):
     from ..dynamics import attractors
 
     rows = []
-    if not names:
-        return pd.DataFrame(rows)
     texts = attractors.load()
     for name in names:
         lm, tok = models.load(name)
@@ -350,4 +377,56 @@ def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32):
                          "mean p(true token)": float(np.exp(r.logprob / kk))})
         del lm
         torch.cuda.empty_cache() if torch.cuda.is_available() else None
+    for params in api or []:
+        rows += _api_extraction(params, [a.name for a in texts], prefix, k)
+    if not rows:
+        return pd.DataFrame(rows)
     return pd.DataFrame(rows).set_index(["model", "attractor"]).round(3)
+
+
+def _api_extraction(params: dict, names: list[str], prefix: int, k: int) -> list[dict]:
+    """The controls-only grid of Part I (its cache, budget and retries) for one API model."""
+    from ..dynamics import experiments as ex
+    from ..dynamics import notebook as dyn
+
+    (client, vocab), = dyn.open_backends(params).values()
+    grid = ex.Grid(tuple(names), {}, (0,), k, prefix, 0.0, 16)
+    df = ex.frame(ex.run(client, grid, checkpoint_dir=dyn.checkpoint_dir(), vocab=vocab))
+    control = df[df.action == "control"]
+    return [{"model": params["model"], "attractor": r.attractor, "prefix tokens": prefix, "k": k,
+             "extractable": bool(r.matched_prefix >= k), "matched tokens": int(r.matched_prefix),
+             "mean p(true token)": float("nan")} for r in control.itertuples()]
+
+
+def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
+    """The chapter's figures for the prose and the claims ledger, each with its interval where it has one."""
+    sub = df[(df.prefix == 32) & (df.k == 32)]
+    inserted = sub[sub.duplicates > 0]
+    by_size = inserted.groupby("parameters").extractable.agg(["sum", "count"])
+    extracting = by_size[by_size["sum"] > 0]
+    top = inserted[(inserted.parameters == inserted.parameters.max())
+                   & (inserted.duplicates == inserted.duplicates.max())].extractable
+    held = sub[sub.duplicates == 0].extractable
+    size = cmps["parameters"]
+    out = {
+        "p5_max_log10_params": ladder.max_log10_params,
+        "p5_decades_below_70b": float(np.log10(70e9) - ladder.max_log10_params),
+        "p5_delta_bic_size": float(size.delta_bic),
+        "p5_delta_aic_size": float(size.delta_aic),
+        "p5_slope": float(size.linear.params["b"]),
+        "p5_slope_low": size.slope_ci[0], "p5_slope_high": size.slope_ci[1],
+        "p5_delta_bic_duplicates": float(cmps["duplicates"].delta_bic),
+        "p5_dup_slope": float(cmps["duplicates"].linear.params["b"]),
+        "p5_dup_slope_low": cmps["duplicates"].slope_ci[0], "p5_dup_slope_high": cmps["duplicates"].slope_ci[1],
+        # the smallest model that extracts any inserted canary (inf: none does)
+        "p5_first_extracting_log10": float(np.log10(extracting.index.min())) if len(extracting) else float("inf"),
+        "p5_top_rate": float(top.mean()), "p5_top_n": int(len(top)),
+        "p5_top_duplicates": int(inserted.duplicates.max()),
+        "p5_false_positive": float(held.mean()), "p5_held_out_n": int(len(held)),
+    }
+    out["p5_top_rate_low"], out["p5_top_rate_high"] = proportions.wilson(int(top.sum()), len(top))
+    out["p5_false_positive_low"], out["p5_false_positive_high"] = proportions.wilson(int(held.sum()), len(held))
+    local = pre[pre["mean p(true token)"].notna()] if len(pre) else pre
+    out["p5_pretrained_extractable"] = int(local.extractable.sum()) if len(local) else 0
+    out["p5_pretrained_tested"] = int(len(local))
+    return out
