@@ -21,6 +21,7 @@ from typing import Callable
 import yaml
 
 from . import proportions
+from .params import Param, Spec
 from .provenance import REPO
 
 BOOK = REPO / "book"
@@ -30,6 +31,9 @@ SOURCES = ("000_7d8c1fa5ebf167ba.txt", "001_2f74044695a0fe33.txt", "002_c22a35c3
            "003_3cc34b719484f3c9.txt", "004_27d3d2876e77c6bd.txt")
 VERDICTS = ("supported", "refuted", "not supported", "inconclusive", "not testable here")
 NEGATIVE = ("refuted", "not supported")
+
+
+SPEC = Spec(Param("claims_file", (str,), "the claims data file, relative to the repository"))
 
 
 class LedgerError(ValueError):
@@ -430,23 +434,59 @@ def evaluate(claims: list[Claim], results: Results | None = None):
     for c in claims:
         v = RULES[c.rule](results)
         rows.append({"id": c.id, "source": c.source, "claim": c.claim, "test": c.test, "verdict": v.status,
-                     "figure": v.figure, "page": c.page, "section": c.section,
-                     "link": f"{c.page}.html#{anchor(c.section)}"})
+                     "figure": v.figure, "page": c.page, "section": c.section})
     return pd.DataFrame(rows).set_index("id")
 
 
-def html_table(ledger, columns=("source", "claim", "test", "verdict", "figure")) -> str:
-    """The ledger as an HTML table whose evidence column links to the section holding it."""
+def html_table(rows, columns: tuple[str, ...]) -> str:
+    """Rows (dicts, or a DataFrame with its index as "id") as an HTML table whose last column links to the
+    section holding the evidence. Raw HTML: the links are plain relative URLs within the built book."""
     from html import escape
 
-    head = "".join(f"<th>{escape(c)}</th>" for c in ("id", *columns, "evidence"))
+    if hasattr(rows, "iterrows"):
+        rows = [{"id": i, **r} for i, r in rows.to_dict("index").items()]
+    head = "".join(f"<th>{escape(c)}</th>" for c in (*columns, "evidence"))
     body = []
-    for cid, row in ledger.iterrows():
-        cells = [f"<td>{escape(cid)}</td>"] + [f"<td>{escape(str(row[c]))}</td>" for c in columns]
-        cells.append(f'<td><a href="{escape(row.link)}">{escape(row.page)}: {escape(row.section)}</a></td>')
-        body.append(f'<tr class="verdict-{row.verdict.replace(" ", "-")}">{"".join(cells)}</tr>')
+    for row in rows:
+        cells = [f"<td>{escape(str(row[c]))}</td>" for c in columns]
+        link = f"{row['page']}.html#{anchor(row['section'])}"
+        cells.append(f'<td><a href="{escape(link)}">{escape(row["page"])}: {escape(row["section"])}</a></td>')
+        css = f' class="verdict-{row["verdict"].replace(" ", "-")}"' if "verdict" in row else ""
+        body.append(f"<tr{css}>{''.join(cells)}</tr>")
     return f'<table class="claims-ledger"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
 def counts(ledger) -> dict[str, int]:
     return {v: int((ledger.verdict == v).sum()) for v in VERDICTS}
+
+
+def headline(ledger, ids=("memorization-threshold-70b", "small-models-zero-memorization", "level-hierarchy",
+                          "collate-fake-ppl", "iit-features-functional", "legal-jurisdiction-accuracy")) -> str:
+    """Markdown bullets for the landing page: the claims that carry each study, with their verdicts."""
+    lines = []
+    for cid in ids:
+        row = ledger.loc[cid]
+        lines.append(f"- *{row.claim}* ({row.source}) **{row.verdict}**: {row.figure}.")
+    return "\n".join(lines)
+
+
+def shortfalls(r: Results | None = None) -> list[dict]:
+    """What did not work in the book's own runs (beyond the claims it refutes), each from glued values."""
+    r = r or Results()
+    p3, p2 = "p3_legal_lora", "p2_collate_postmortem"
+    return [
+        {"finding": "A LoRA-tuned language model loses to a bag-of-words classifier on the legal tasks",
+         "figure": f"jurisdiction accuracy: LoRA {r(p3, 'p3_jurisdiction_lora'):.3f}, TF-IDF + logistic regression "
+                   f"{r(p3, 'p3_jurisdiction_tfidf'):.3f}; topic: LoRA {r(p3, 'p3_topic_lora'):.3f}, TF-IDF "
+                   f"{r(p3, 'p3_topic_tfidf'):.3f} ({r(p3, 'p3_steps')} LoRA steps per seed, not the plan's 2,000)",
+         "page": p3, "section": "Results on the test split"},
+        {"finding": "The fine-tuned model does not recall statute wording (cloze)",
+         "figure": f"cloze exact match {r(p3, 'p3_cloze_lora'):.3f} for LoRA, {r(p3, 'p3_cloze_majority'):.3f} for "
+                   "the majority answer",
+         "page": p3, "section": "Results on the test split"},
+        {"finding": "The missing causal mask was not exploited at this scale, so this run cannot show its harm",
+         "figure": r(p2, "leak_sentence"), "page": p2, "section": "Four set-ups, trained the same way"},
+        {"finding": "Expectations of the Infinito document, judged",
+         "figure": f"{r('p2_expectations', 'met')} of {r('p2_expectations', 'judged')} projections met",
+         "page": "p2_expectations", "section": "Expectations versus measurements"},
+    ]

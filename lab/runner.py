@@ -132,6 +132,25 @@ def lab_closure(code: str) -> list[Path]:
     return sorted(set(seen.values()))
 
 
+def book_inputs(stem: str) -> str:
+    """Hash of what a page that reads the book reads: the run records and glued values of every executed
+    page before it in the table of contents (the claims ledger, the reproducibility appendix)."""
+    from .book import notebook_chapters  # book imports runner
+
+    pages = notebook_chapters()
+    own = [i for i, page in enumerate(pages) if page_source(page)[0] == stem]
+    h = hashlib.sha256()
+    for page in pages[:own[0] if own else len(pages)]:
+        path = BOOK / f"{page}.ipynb"
+        if not path.exists():
+            h.update(f"{page}: never executed\n".encode())
+            continue
+        nb = json.loads(path.read_text())
+        glued = [o for c in nb["cells"] for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})]
+        h.update(json.dumps([page, nb.get("metadata", {}).get("lab"), glued], sort_keys=True).encode())
+    return h.hexdigest()
+
+
 def fingerprint(nb_path: Path, parameters: dict) -> dict:
     nb = json.loads(nb_path.read_text())
     cells = _source_cells(nb)
@@ -144,6 +163,8 @@ def fingerprint(nb_path: Path, parameters: dict) -> dict:
         "parameters": h(json.dumps(parameters, sort_keys=True).encode()).hexdigest(),
         "lab": h("".join(f"{f.relative_to(REPO)}:{h(f.read_bytes()).hexdigest()}\n" for f in files).encode()).hexdigest(),
         "lab_files": [str(f.relative_to(REPO)) for f in files],
+        # a notebook whose metadata says it reads the book is stale when the pages it reads change
+        "book": book_inputs(nb_path.stem) if nb.get("metadata", {}).get("reads_book") else None,
     }
 
 
@@ -285,7 +306,8 @@ def stale_reason(page: str) -> str | None:
         return f"its profile {profile!r} no longer exists"
     now = fingerprint(notebook_path(stem), parameters)
     then = rec.get("fingerprint", {})
-    for key, what in (("source", "notebook source"), ("parameters", f"{profile} parameters"), ("lab", "lab code")):
+    for key, what in (("source", "notebook source"), ("parameters", f"{profile} parameters"), ("lab", "lab code"),
+                      ("book", "the pages it reads")):
         if now[key] != then.get(key):
             return f"{what} changed"
     return None

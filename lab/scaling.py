@@ -91,6 +91,14 @@ class Comparison:
     slope_ci: tuple[float, float]  # smooth model: change in log-odds per decade of x
     location_ci: tuple[float, float]  # threshold model: x where p is half-way between floor and ceiling
     width_ci: tuple[float, float]
+    successes: int = 0
+    trials: int = 0
+
+    @property
+    def degenerate(self) -> bool:
+        """No success at all (or no failure): every curve through 0 (or 1) fits equally well, so neither the
+        slope nor the threshold means anything and the information criteria compare nothing."""
+        return self.successes in (0, self.trials)
 
     @property
     def delta_aic(self) -> float:
@@ -121,4 +129,4 @@ def compare(x, outcomes: list[np.ndarray], resamples: int = 1000, seed: int = 0,
     def ci(v):
         return float(np.quantile(v, a)), float(np.quantile(v, 1 - a))
 
-    return Comparison(lin, thr, ci(slopes), ci(locs), ci(widths))
+    return Comparison(lin, thr, ci(slopes), ci(locs), ci(widths), int(k.sum()), int(n.sum()))

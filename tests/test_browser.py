@@ -81,3 +81,18 @@ def test_the_model_chapter_has_an_interactive_figure(site, browser):
     # interactive: plotly attached its event layer and modebar
     tab.wait_for_selector(".js-plotly-plot .modebar", state="attached", timeout=20000)
     tab.close()
+
+
+@pytest.mark.parametrize("page", ["book/p9_claims_ledger.html", "book/p9_negative_findings.html"])
+def test_every_evidence_link_of_the_ledger_lands_on_its_section(site, browser, page):
+    tab = browser.new_page()
+    tab.goto(urljoin(site, page), wait_until="load")
+    links = tab.evaluate("Array.from(document.querySelectorAll('table.claims-ledger a[href]')).map(a => a.href)")
+    assert links, "the ledger shows no evidence links"
+    for link in sorted(set(links)):
+        target = browser.new_page()
+        target.goto(link, wait_until="load")
+        fragment = urlparse(link).fragment
+        assert target.locator(f"[id='{fragment}']").count() == 1, f"{link}: no section with id {fragment!r}"
+        target.close()
+    tab.close()

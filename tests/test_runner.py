@@ -76,3 +76,28 @@ def test_bad_chapter_parameters_fail_in_the_first_cell(tmp_path, override, messa
     cause = str(err.value.__cause__)
     assert message in cause and "ParameterError" in cause
     assert "Loading" not in cause  # nothing was loaded before the error
+
+
+def test_a_page_named_after_a_profile_publishes_that_notebook_pinned_to_it():
+    assert runner.page_source("p5_memorization_scale") == ("p5_memorization_scale", None)
+    assert runner.page_source("p5_memorization_scale_gpu") == ("p5_memorization_scale", "gpu")
+    assert runner.published_profile("p5_memorization_scale_gpu") == "gpu"
+    assert runner.needs_cuda(runner.profile_parameters("p5_memorization_scale", "gpu"))
+    with pytest.raises(runner.RunError, match="not an executed page"):
+        runner.page_source("p5_memorization_scale_laptop")
+
+
+def test_pages_that_read_the_book_go_stale_when_an_earlier_page_changes(tmp_path, monkeypatch):
+    book = tmp_path / "book"
+    book.mkdir()
+    page = {"cells": [], "metadata": {"lab": {"started": "2026-01-01T00:00:00+00:00"}}}
+    (book / "p0_models_assets.ipynb").write_text(json.dumps(page))
+    monkeypatch.setattr(runner, "BOOK", book)
+    before = runner.book_inputs("p9_claims_ledger")
+    page["metadata"]["lab"]["started"] = "2026-01-02T00:00:00+00:00"
+    (book / "p0_models_assets.ipynb").write_text(json.dumps(page))
+    assert runner.book_inputs("p9_claims_ledger") != before
+    # a page before the reader changes its inputs; the reader's own page does not
+    assert runner.book_inputs("p0_models_assets") == runner.book_inputs("p0_models_assets")
+    ledger_nb = json.loads((runner.NOTEBOOKS / "p9_claims_ledger.ipynb").read_text())
+    assert ledger_nb["metadata"]["reads_book"] is True

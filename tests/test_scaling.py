@@ -23,3 +23,10 @@ def test_a_smooth_log_odds_trend_is_not_called_a_threshold():
     cmp = scaling.compare(xs, outcomes, resamples=200, seed=2)
     assert cmp.delta_bic < 2  # the extra two parameters of the threshold model are not worth it
     assert cmp.slope_ci[0] < 0.8 < cmp.slope_ci[1]
+
+
+def test_no_variation_is_flagged_degenerate_rather_than_fitted():
+    xs = np.linspace(4, 8, 5)
+    cmp = scaling.compare(xs, [np.zeros(6, int) for _ in xs], resamples=100, seed=0)
+    assert cmp.degenerate and (cmp.successes, cmp.trials) == (0, 30)
+    assert not scaling.compare(xs, _cells(lambda x: 0.5, xs), resamples=100, seed=0).degenerate

@@ -127,8 +127,13 @@ def comparison_table(cmps: dict):
 
     rows = []
     for name, c in cmps.items():
+        if c.degenerate:  # every fit is as good as any other: report the counts, not fitted numbers
+            rows.append({"axis": name, "extracted / measured": f"{c.successes} / {c.trials}",
+                         "fits": "undefined: no variation in the outcome"})
+            continue
         rows.append({
             "axis": name,
+            "extracted / measured": f"{c.successes} / {c.trials}",
             "smooth slope (log-odds per decade)": c.linear.params["b"],
             "slope 95% CI": f"[{c.slope_ci[0]:.3f}, {c.slope_ci[1]:.3f}]",
             "threshold location (log10)": c.threshold.params["location"],
@@ -151,13 +156,17 @@ PUBLISHED_NOTE = ("Carlini et al. (2022): about 19 percentage points more extrac
 
 def verdict(size_cmp, max_log10_params: float) -> str:
     """The book's words on the ~70B claim, from the fits (never typed by hand)."""
-    favours_threshold = size_cmp.delta_bic > 10 and size_cmp.threshold.params["width"] < 0.25
-    lo, hi = size_cmp.slope_ci
     parts = []
-    if favours_threshold:
+    if size_cmp.degenerate:
+        k, n = size_cmp.successes, size_cmp.trials
+        lo, hi = proportions.wilson(k, n)
+        parts.append(f"{'no' if k == 0 else 'every'} measured canary is extracted ({k} of {n}; 95% Wilson interval "
+                     f"[{lo:.3f}, {hi:.3f}]), so this ladder cannot tell smooth growth from a threshold")
+    elif size_cmp.delta_bic > 10 and size_cmp.threshold.params["width"] < 0.25:
         parts.append(f"the data favour a sharp transition at 10^{size_cmp.threshold.params['location']:.2f} "
                      "parameters on this ladder")
     else:
+        lo, hi = size_cmp.slope_ci
         parts.append(f"the data do not favour a sharp transition over smooth growth in the log-odds "
                      f"(BIC difference {size_cmp.delta_bic:.1f}; smooth slope {size_cmp.linear.params['b']:.2f} "
                      f"log-odds per decade, 95% CI [{lo:.2f}, {hi:.2f}])")
@@ -335,10 +344,12 @@ def scale_figure(df, ladder: Ladder, cmps: dict):
                              name="this ladder (all inserted canaries)", marker=dict(size=10)))
     c = cmps["parameters"]
     xs = np.linspace(np.log10(g.index.min()) - 0.3, np.log10(70e9), 200)
-    fig.add_trace(go.Scatter(x=list(10 ** xs), y=[round(float(v), 4) for v in scaling.linear_p(list(c.linear.params.values()), xs)],
-                             mode="lines", name="smooth (logistic in log size) fit, extrapolated", line=dict(dash="dot")))
-    fig.add_trace(go.Scatter(x=list(10 ** xs), y=[round(float(v), 4) for v in scaling.threshold_p(list(c.threshold.params.values()), xs)],
-                             mode="lines", name="threshold fit (extrapolated)", line=dict(dash="dash")))
+    curves = [("smooth (logistic in log size) fit, extrapolated", scaling.linear_p, c.linear, "dot"),
+              ("threshold fit (extrapolated)", scaling.threshold_p, c.threshold, "dash")]
+    for name, p_of, fit, dash in ([] if c.degenerate else curves):  # no variation: no fitted curve means anything
+        ys = p_of(list(fit.params.values()), xs)
+        fig.add_trace(go.Scatter(x=list(10 ** xs), y=[round(float(v), 4) for v in ys], mode="lines", name=name,
+                                 line=dict(dash=dash)))
     fig.add_trace(go.Scatter(x=[p["parameters"] for p in PUBLISHED], y=[p["rate"] for p in PUBLISHED],
                              mode="markers", marker=dict(symbol="diamond", size=10),
                              name="published, cited (Pythia; different data and definition of duplication)"))
@@ -407,17 +418,21 @@ def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
     top = inserted[(inserted.parameters == inserted.parameters.max())
                    & (inserted.duplicates == inserted.duplicates.max())].extractable
     held = sub[sub.duplicates == 0].extractable
-    size = cmps["parameters"]
+    size, dup = cmps["parameters"], cmps["duplicates"]
+
+    def fitted(c, value):
+        return float("nan") if c.degenerate else float(value)
+
     out = {
         "p5_max_log10_params": ladder.max_log10_params,
         "p5_decades_below_70b": float(np.log10(70e9) - ladder.max_log10_params),
-        "p5_delta_bic_size": float(size.delta_bic),
-        "p5_delta_aic_size": float(size.delta_aic),
-        "p5_slope": float(size.linear.params["b"]),
-        "p5_slope_low": size.slope_ci[0], "p5_slope_high": size.slope_ci[1],
-        "p5_delta_bic_duplicates": float(cmps["duplicates"].delta_bic),
-        "p5_dup_slope": float(cmps["duplicates"].linear.params["b"]),
-        "p5_dup_slope_low": cmps["duplicates"].slope_ci[0], "p5_dup_slope_high": cmps["duplicates"].slope_ci[1],
+        "p5_delta_bic_size": fitted(size, size.delta_bic),
+        "p5_delta_aic_size": fitted(size, size.delta_aic),
+        "p5_slope": fitted(size, size.linear.params["b"]),
+        "p5_slope_low": fitted(size, size.slope_ci[0]), "p5_slope_high": fitted(size, size.slope_ci[1]),
+        "p5_delta_bic_duplicates": fitted(dup, dup.delta_bic),
+        "p5_dup_slope": fitted(dup, dup.linear.params["b"]),
+        "p5_dup_slope_low": fitted(dup, dup.slope_ci[0]), "p5_dup_slope_high": fitted(dup, dup.slope_ci[1]),
         # the smallest model that extracts any inserted canary (inf: none does)
         "p5_first_extracting_log10": float(np.log10(extracting.index.min())) if len(extracting) else float("inf"),
         "p5_top_rate": float(top.mean()), "p5_top_n": int(len(top)),
@@ -426,6 +441,15 @@ def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
     }
     out["p5_top_rate_low"], out["p5_top_rate_high"] = proportions.wilson(int(top.sum()), len(top))
     out["p5_false_positive_low"], out["p5_false_positive_high"] = proportions.wilson(int(held.sum()), len(held))
+    if dup.degenerate:
+        out["p5_dup_sentence"] = (f"At the largest size {'no' if dup.successes == 0 else 'every'} inserted canary is "
+                                  f"extracted ({dup.successes} of {dup.trials}), whatever its duplication count, so "
+                                  "no fit against the duplication count is possible.")
+    else:
+        out["p5_dup_sentence"] = (f"At the largest size, the smooth fit against the duplication count rises "
+                                  f"{dup.linear.params['b']:.2f} log-odds per decade of copies (95% CI "
+                                  f"{dup.slope_ci[0]:.2f} to {dup.slope_ci[1]:.2f}; BIC difference "
+                                  f"{dup.delta_bic:.1f}).")
     local = pre[pre["mean p(true token)"].notna()] if len(pre) else pre
     out["p5_pretrained_extractable"] = int(local.extractable.sum()) if len(local) else 0
     out["p5_pretrained_tested"] = int(len(local))
