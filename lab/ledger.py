@@ -25,7 +25,6 @@ from .params import Param, Spec
 from .provenance import REPO
 
 BOOK = REPO / "book"
-NOTEBOOKS = REPO / "notebooks"
 CLAIMS = REPO / "data" / "claims.yml"
 SOURCES = ("000_7d8c1fa5ebf167ba.txt", "001_2f74044695a0fe33.txt", "002_c22a35c3f9d7c84b.txt",
            "003_3cc34b719484f3c9.txt", "004_27d3d2876e77c6bd.txt")
@@ -220,10 +219,14 @@ def small_models_do_not_memorize(r: Results) -> Verdict:
 def memorization_threshold_70b(r: Results) -> Verdict:
     p = "p5_memorization_scale"
     first, top_low = r(p, "p5_first_extracting_log10"), r(p, "p5_top_rate_low")
-    fig = (f"smooth growth vs threshold: BIC difference {r(p, 'p5_delta_bic_size'):.1f} (positive favours a "
-           f"threshold); slope {ci(r(p, 'p5_slope'), r(p, 'p5_slope_low'), r(p, 'p5_slope_high'), '.2f')} log-odds "
-           f"per decade; largest model 10^{r(p, 'p5_max_log10_params'):.1f}, "
-           f"{r(p, 'p5_decades_below_70b'):.1f} decades below 70B")
+    if math.isnan(r(p, "p5_delta_bic_size")):
+        fig = "no variation in extraction on this ladder, so no fit"
+    else:
+        fig = (f"smooth growth vs threshold: BIC difference {r(p, 'p5_delta_bic_size'):.1f} (positive favours a "
+               f"threshold); slope {ci(r(p, 'p5_slope'), r(p, 'p5_slope_low'), r(p, 'p5_slope_high'), '.2f')} "
+               "log-odds per decade")
+    fig += (f"; largest model 10^{r(p, 'p5_max_log10_params'):.1f}, {r(p, 'p5_decades_below_70b'):.1f} decades "
+            "below 70B")
     if r.has("p5_memorization_scale_gpu", "p5_delta_bic_size"):
         fig += f"; the H100 ladder: BIC difference {r('p5_memorization_scale_gpu', 'p5_delta_bic_size'):.1f}"
     if math.isfinite(first) and top_low > 0 and first < math.log10(70e9):
@@ -257,7 +260,8 @@ def memorization_score_protocol(r: Results) -> Verdict:
     capped, n = r("p1_attractors", "p1a_capped"), r("p1_attractors", "p1a_n_attractors")
     status = "refuted" if ceiling < 0.7 else "inconclusive"
     return Verdict(status, f"the original score's highest attainable value over the runs is {ceiling:.3f}, below "
-                   f"its own 0.7 threshold; for {capped} of {n} attractors not even a perfect continuation reaches the code's 0.8")
+                   f"its own 0.7 threshold; for {capped} of {n} attractors not even a perfect continuation "
+                   "reaches the code's 0.8")
 
 
 @rule
@@ -397,10 +401,11 @@ def load_claims(path: Path = CLAIMS) -> list[Claim]:
 
 
 def headings(page: str) -> list[str]:
-    """Section titles of a page (Markdown headings of its notebook or .md file)."""
-    nb = NOTEBOOKS / f"{page.removesuffix('_gpu')}.ipynb"
+    """Section titles of a published page (Markdown headings of book/<page>.ipynb or .md)."""
+    nb = BOOK / f"{page}.ipynb"
     if nb.exists():
-        text = "\n".join("".join(c["source"]) for c in json.loads(nb.read_text())["cells"] if c["cell_type"] == "markdown")
+        cells = json.loads(nb.read_text())["cells"]
+        text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     else:
         text = (BOOK / f"{page}.md").read_text()
     return [m.group(1).strip() for m in re.finditer(r"^#{1,6}\s+(.+)$", text, re.M)]

@@ -190,3 +190,38 @@ def test_the_experiments_notebook_runs_against_a_local_server(server, model_dir,
     assert len(server.served()) > before  # the requests went to the server
     text = json.dumps(nb)
     assert "unavailable" in text  # embedding noise (C) cannot be applied through an API, and it says so
+
+
+def test_the_memorization_chapter_measures_an_api_model_like_the_local_one(server, model_dir, vocab, tmp_path,
+                                                                          monkeypatch):
+    """p5's `api_models` go through the same client: greedy continuations of the attractors, counted with a
+    local tokenizer, equal to the local model's when the server runs that model."""
+    from lab.chapters import memorization as ch
+
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
+    params = {"api_models": ["tiny"], "base_url": server.url, "tokenizer": str(model_dir), "budget": 0.0,
+              "device": "cpu"}
+    ch.check(params)
+    before = len(server.served())
+    pre = ch.pretrained_extraction([], prefix=12, k=8, api=[ch.api_parameters(params, "tiny")])
+    assert len(server.served()) > before
+    local = ex.frame(ex.run(vocab, ex.Grid(tuple(pre.loc["tiny"].index), {}, (0,), 8, 12, 0.0, 16), progress=False))
+    local = local[local.action == "control"].set_index("attractor").matched_prefix
+    assert pre.loc["tiny"]["matched tokens"].to_dict() == local.astype(int).to_dict()
+    assert pre["mean p(true token)"].isna().all()  # an API gives no teacher-forced probabilities here
+
+
+def test_the_memorization_chapter_refuses_bad_api_or_device_parameters_before_work(monkeypatch):
+    from lab.chapters import memorization as ch
+    from lab.params import ParameterError
+
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    base = {"api_models": ["meta-llama/llama-3-70b-instruct"], "base_url": "", "tokenizer": "", "budget": 1.0,
+            "device": "cpu"}
+    with pytest.raises(ParameterError, match="OPENROUTER_API_KEY"):
+        ch.check(base)
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(ParameterError, match="no CUDA"):
+            ch.check({**base, "api_models": [], "device": "cuda"})
