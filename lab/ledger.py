@@ -205,14 +205,17 @@ def model_robustness_ranking(r: Results) -> Verdict:
 
 @rule
 def small_models_do_not_memorize(r: Results) -> Verdict:
+    """Judged on the canaries (random strings cannot be predicted, only memorized); the attractors a small
+    pretrained model reproduces are shown by name, since a rule-generated text needs no memorization."""
+    p = "p5_memorization_scale"
+    top, tlo, thi = (r(p, x) for x in ("p5_top_rate", "p5_top_rate_low", "p5_top_rate_high"))
+    size, dups = r(p, "p5_max_log10_params"), r(p, "p5_top_duplicates")
     k, n = r("p1_attractors", "p1a_extractable"), r("p1_attractors", "p1a_testable")
-    lo, hi = proportions.wilson(k, n)
-    top, tlo, thi = (r("p5_memorization_scale", x) for x in ("p5_top_rate", "p5_top_rate_low", "p5_top_rate_high"))
-    size = r("p5_memorization_scale", "p5_max_log10_params")
-    status = "refuted" if lo > 0 or tlo > 0 else "inconclusive"
-    return Verdict(status, f"SmolLM2-135M reproduces {k} of {n} testable attractors 32 tokens verbatim "
-                   f"(Wilson 95% [{lo:.2f}, {hi:.2f}]); a 10^{size:.1f}-parameter GPT extracts a share "
-                   f"{ci(top, tlo, thi, '.2f')} of its most-duplicated canaries")
+    texts = r(p, "p5_pretrained_extractable_texts") or "none"
+    status = "refuted" if tlo > 0 else "inconclusive"
+    return Verdict(status, f"a 10^{size:.1f}-parameter GPT reproduces a share {ci(top, tlo, thi, '.2f')} (Wilson) of "
+                   f"the canaries it saw {dups} times; SmolLM2-135M reproduces {k} of {n} testable attractors 32 "
+                   f"tokens verbatim (texts the pretrained models reproduce: {texts})")
 
 
 @rule

@@ -453,4 +453,7 @@ def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
     local = pre[pre["mean p(true token)"].notna()] if len(pre) else pre
     out["p5_pretrained_extractable"] = int(local.extractable.sum()) if len(local) else 0
     out["p5_pretrained_tested"] = int(len(local))
+    # which texts: a rule-generated sequence (counting) is predictable without any memorization
+    out["p5_pretrained_extractable_texts"] = ", ".join(
+        sorted({attractor for (_, attractor), ok in local.extractable.items() if ok})) if len(local) else ""
     return out
