@@ -473,12 +473,16 @@ def counts(ledger) -> dict[str, int]:
 
 def headline(ledger, ids=("memorization-threshold-70b", "small-models-zero-memorization", "level-hierarchy",
                           "collate-fake-ppl", "iit-features-functional", "legal-jurisdiction-accuracy")) -> str:
-    """Markdown bullets for the landing page: the claims that carry each study, with their verdicts."""
-    lines = []
+    """An HTML list for the landing page: the claims that carry each study, with their verdicts. HTML, not
+    Markdown, because a glue pasted into another page of the book renders text, HTML or images only."""
+    from html import escape
+
+    items = []
     for cid in ids:
         row = ledger.loc[cid]
-        lines.append(f"- *{row.claim}* ({row.source}) **{row.verdict}**: {row.figure}.")
-    return "\n".join(lines)
+        items.append(f"<li><em>{escape(row.claim)}</em> ({escape(row.source)}): <strong>{escape(row.verdict)}"
+                     f"</strong>; {escape(row.figure)}.</li>")
+    return f'<ul class="ledger-headline">{"".join(items)}</ul>'
 
 
 def shortfalls(r: Results | None = None) -> list[dict]:
