@@ -449,22 +449,33 @@ def evaluate(claims: list[Claim], results: Results | None = None):
     return pd.DataFrame(rows).set_index("id")
 
 
+VERDICT_COLOURS = {"supported": "#e3f2e1", "refuted": "#f9e0de", "not supported": "#fbeedd", "inconclusive": "#eeeeee",
+                   "not testable here": "#e4ecf7"}
+
+
 def html_table(rows, columns: tuple[str, ...]) -> str:
     """Rows (dicts, or a DataFrame with its index as "id") as an HTML table whose last column links to the
-    section holding the evidence. Raw HTML: the links are plain relative URLs within the built book."""
+    section holding the evidence. Raw HTML: the links are plain relative URLs within the built book, and the
+    styles are inline so that the long figures wrap inside the page's column."""
     from html import escape
 
     if hasattr(rows, "iterrows"):
         rows = [{"id": i, **r} for i, r in rows.to_dict("index").items()]
-    head = "".join(f"<th>{escape(c)}</th>" for c in (*columns, "evidence"))
+    cell = "vertical-align:top; padding:4px 6px; overflow-wrap:anywhere; border-bottom:1px solid #ddd"
+    head = "".join(f'<th style="{cell}">{escape(c)}</th>' for c in (*columns, "evidence"))
     body = []
     for row in rows:
-        cells = [f"<td>{escape(str(row[c]))}</td>" for c in columns]
+        cells = []
+        for c in columns:
+            colour = f" background:{VERDICT_COLOURS[row[c]]};" if c == "verdict" else ""
+            cells.append(f'<td style="{cell};{colour}">{escape(str(row[c]))}</td>')
         link = f"{row['page']}.html#{anchor(row['section'])}"
-        cells.append(f'<td><a href="{escape(link)}">{escape(row["page"])}: {escape(row["section"])}</a></td>')
-        css = f' class="verdict-{row["verdict"].replace(" ", "-")}"' if "verdict" in row else ""
-        body.append(f"<tr{css}>{''.join(cells)}</tr>")
-    return f'<table class="claims-ledger"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+        cells.append(f'<td style="{cell}"><a href="{escape(link)}">{escape(row["page"])}: '
+                     f"{escape(row['section'])}</a></td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return ('<div style="overflow-x:auto"><table class="claims-ledger" style="font-size:0.78em; '
+            f'border-collapse:collapse; width:100%"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}'
+            "</tbody></table></div>")
 
 
 def counts(ledger) -> dict[str, int]:
