@@ -449,6 +449,7 @@ def evaluate(claims: list[Claim], results: Results | None = None):
     return pd.DataFrame(rows).set_index("id")
 
 
+COLUMN_WIDTHS = {"id": 11, "source": 12, "claim": 18, "test": 14, "verdict": 8, "figure": 26, "finding": 30}
 VERDICT_COLOURS = {"supported": "#e3f2e1", "refuted": "#f9e0de", "not supported": "#fbeedd", "inconclusive": "#eeeeee",
                    "not testable here": "#e4ecf7"}
 
@@ -461,21 +462,24 @@ def html_table(rows, columns: tuple[str, ...]) -> str:
 
     if hasattr(rows, "iterrows"):
         rows = [{"id": i, **r} for i, r in rows.to_dict("index").items()]
-    cell = "vertical-align:top; padding:4px 6px; overflow-wrap:anywhere; border-bottom:1px solid #ddd"
+    cell = "vertical-align:top; padding:4px 6px; overflow-wrap:break-word; border-bottom:1px solid #ddd"
     head = "".join(f'<th style="{cell}">{escape(c)}</th>' for c in (*columns, "evidence"))
+    widths = [COLUMN_WIDTHS.get(c, 15) for c in columns] + [12]
+    cols = "".join(f'<col style="width:{100 * w / sum(widths):.1f}%">' for w in widths)
     body = []
     for row in rows:
         cells = []
         for c in columns:
             colour = f" background:{VERDICT_COLOURS[row[c]]};" if c == "verdict" else ""
-            cells.append(f'<td style="{cell};{colour}">{escape(str(row[c]))}</td>')
+            text = escape(str(row[c])).replace("_", "_<wbr>")  # file names and ids may break after "_"
+            cells.append(f'<td style="{cell};{colour}">{text}</td>')
         link = f"{row['page']}.html#{anchor(row['section'])}"
         cells.append(f'<td style="{cell}"><a href="{escape(link)}">{escape(row["page"])}: '
                      f"{escape(row['section'])}</a></td>")
         body.append(f"<tr>{''.join(cells)}</tr>")
     return ('<div style="overflow-x:auto"><table class="claims-ledger" style="font-size:0.78em; '
-            f'border-collapse:collapse; width:100%"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}'
-            "</tbody></table></div>")
+            f'border-collapse:collapse; width:100%; table-layout:fixed"><colgroup>{cols}</colgroup><thead><tr>{head}'
+            f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
 def counts(ledger) -> dict[str, int]:
