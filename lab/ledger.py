@@ -99,9 +99,8 @@ def glued(page: str) -> dict:
 class Results:
     """Glued values by page, failing with the page and name when one is missing."""
 
-    def __init__(self, book: Path = BOOK):
-        self.book = book
-        self.used: set[tuple[str, str]] = set()
+    def __init__(self):
+        self.used: set[tuple[str, str]] = set()  # (page, name) of every value a rule read
 
     def __call__(self, page: str, name: str):
         values = glued(page)
@@ -111,7 +110,7 @@ class Results:
         return values[name]
 
     def has(self, page: str, name: str) -> bool:
-        return (self.book / f"{page}.ipynb").exists() and name in glued(page)
+        return (BOOK / f"{page}.ipynb").exists() and name in glued(page)
 
 
 # ---------------------------------------------------------------- rules
