@@ -16,12 +16,7 @@ from .book import notebook_chapters
 
 def pages(before: str | None = None) -> list[str]:
     """Executed pages of the book in reading order, up to (not including) the page of notebook ``before``."""
-    out = []
-    for page in notebook_chapters():
-        if before and runner.page_source(page)[0] == before:
-            break
-        out.append(page)
-    return out
+    return runner.pages_before(before) if before else notebook_chapters()
 
 
 def records_table(before: str | None = None):

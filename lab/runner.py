@@ -132,15 +132,24 @@ def lab_closure(code: str) -> list[Path]:
     return sorted(set(seen.values()))
 
 
+def pages_before(stem: str) -> list[str]:
+    """Executed pages of the book in reading order, up to the first page of notebook ``stem`` (all of them
+    when it has none)."""
+    from .book import notebook_chapters  # book imports runner
+
+    out = []
+    for page in notebook_chapters():
+        if page_source(page)[0] == stem:
+            break
+        out.append(page)
+    return out
+
+
 def book_inputs(stem: str) -> str:
     """Hash of what a page that reads the book reads: the run records and glued values of every executed
     page before it in the table of contents (the claims ledger, the reproducibility appendix)."""
-    from .book import notebook_chapters  # book imports runner
-
-    pages = notebook_chapters()
-    own = [i for i, page in enumerate(pages) if page_source(page)[0] == stem]
     h = hashlib.sha256()
-    for page in pages[:own[0] if own else len(pages)]:
+    for page in pages_before(stem):
         path = BOOK / f"{page}.ipynb"
         if not path.exists():
             h.update(f"{page}: never executed\n".encode())
