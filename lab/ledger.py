@@ -97,20 +97,40 @@ def glued(page: str) -> dict:
 
 
 class Results:
-    """Glued values by page, failing with the page and name when one is missing."""
+    """Glued values by page, failing with the page and name when one is missing.
 
-    def __init__(self):
+    ``pages`` maps a page name to its {name: value}; by default the executed book (:func:`glued`). Rules read
+    only through a Results, so that a test can drive them with made-up values (:meth:`of`)."""
+
+    def __init__(self, pages: Callable[[str], dict] = None):
+        self.pages = pages or glued
         self.used: set[tuple[str, str]] = set()  # (page, name) of every value a rule read
 
+    @classmethod
+    def of(cls, values: dict[str, dict]) -> "Results":
+        """Results over given {page: {name: value}} instead of the book."""
+        def page_values(page: str) -> dict:
+            if page not in values:
+                raise LedgerError(f"no page {page!r} among the given results")
+            return values[page]
+        return cls(page_values)
+
     def __call__(self, page: str, name: str):
-        values = glued(page)
+        values = self.pages(page)
         if name not in values:
             raise LedgerError(f"book/{page}.ipynb glues no {name!r}")
         self.used.add((page, name))
         return values[name]
 
     def has(self, page: str, name: str) -> bool:
-        return (BOOK / f"{page}.ipynb").exists() and name in glued(page)
+        try:
+            return name in self.pages(page)
+        except LedgerError:  # the page itself is absent
+            return False
+
+    def names(self, page: str) -> list[str]:
+        """Every name the page glued, for rules that judge however many tasks or models a run had."""
+        return list(self.pages(page))
 
 
 # ---------------------------------------------------------------- rules
@@ -193,12 +213,10 @@ def level_hierarchy(r: Results) -> Verdict:
 
 @rule
 def model_robustness_ranking(r: Results) -> Verdict:
-    ours = {k.removeprefix("p1e_robustness_"): v for k, v in glued("p1_experiments").items()
+    ours = {k.removeprefix("p1e_robustness_"): r("p1_experiments", k) for k in r.names("p1_experiments")
             if k.startswith("p1e_robustness_")}
     if not ours:
         raise LedgerError("book/p1_experiments.ipynb glues no p1e_robustness_* value")
-    for k in ours:
-        r("p1_experiments", f"p1e_robustness_{k}")
     return Verdict("not testable here", "Mistral-7B and Llama-3-8B are not among the models this book can load; "
                    "the same score on the book's models: " + ", ".join(f"{k} {v:.3f}" for k, v in ours.items()))
 
@@ -233,8 +251,9 @@ def memorization_threshold_70b(r: Results) -> Verdict:
     if r.has("p5_memorization_scale_gpu", "p5_delta_bic_size"):
         fig += f"; the H100 ladder: BIC difference {r('p5_memorization_scale_gpu', 'p5_delta_bic_size'):.1f}"
     if math.isfinite(first) and top_low > 0 and first < math.log10(70e9):
-        return Verdict("refuted", f"verbatim memorization appears from 10^{first:.1f} parameters, far below 70B; "
-                       + fig)
+        return Verdict("refuted", f"verbatim memorization appears from 10^{first:.1f} parameters, far below 70B "
+                       f"(the largest model reproduces a share of at least {top_low:.2f} of its canaries, Wilson 95% "
+                       "lower bound); " + fig)
     return Verdict("not testable here", fig)
 
 
@@ -269,11 +288,24 @@ def memorization_score_protocol(r: Results) -> Verdict:
 
 @rule
 def collate_bug_fake_ppl(r: Results) -> Verdict:
+    """The claim has two parts: 18.99 is a false perplexity, and unshifted labels caused it. The second is judged
+    by where one epoch of the copy bug ends: trained to its plateau, the copy task passes 18.99 early and goes on
+    to about 1, so a one-epoch figure of 18.99 needs another cause (the page reads the original's pipelines)."""
     p = "p2_collate_postmortem"
     fake, honest, reported = r(p, "fake"), r(p, "honest"), r(p, "reported_fake")
-    status = "supported" if fake < honest / 5 else "refuted"
-    return Verdict(status, f"unshifted labels give PPL {fake:.2f} (reported {reported}); the same model with "
-                   f"shifted labels {honest:.2f}")
+    if not fake < honest / 5:
+        return Verdict("refuted", f"unshifted labels give PPL {fake:.2f}, not far below the {honest:.2f} of the same "
+                       f"model with shifted labels (reported {reported})")
+    plateau, cross, epoch = r(p, "plateau_ppl"), r(p, "cross_step"), r(p, "steps_per_epoch")
+    first = (f"unshifted labels give a false PPL ({fake:.2f} against {honest:.2f} with shifted labels, same "
+             f"model and steps)")
+    if 0 <= cross <= epoch and plateau < reported / 5:
+        return Verdict("not supported", f"{first}; but trained on, the copy task passes {reported} at step "
+                       f"{cross:.0f} of a {epoch:.0f}-step epoch and levels off at {plateau:.3f}, and the "
+                       f"original's own copy-bug trainer stored {r(p, 'orig_epoch1'):.2f} after one epoch: "
+                       "one epoch of the bug gives about 1, not the reported figure")
+    return Verdict("supported", f"{first}; one epoch of the copy task is still at or above the reported "
+                   f"{reported} (first step below it: {cross:.0f}, epoch {epoch:.0f} steps)")
 
 
 @rule
@@ -281,17 +313,32 @@ def dropout_froze_phi_weights(r: Results) -> Verdict:
     p = "p2_training"
     m15, m25, plain = r(p, "move_iit_015"), r(p, "move_iit_025"), r(p, "move_plain")
     status = "refuted" if m25 >= 0.5 * m15 and m25 > 100 * plain else "supported"
-    return Verdict(status, f"phi weights moved {m25:.4f} at dropout 0.25 and {m15:.4f} at 0.15 (one run each); "
-                   f"{plain:.1e} with the phi loss off: the loss, not dropout, decides whether they move")
+    return Verdict(status, f"phi weights moved {m25:.4f} at dropout 0.25 and {m15:.4f} at 0.15 (largest change over "
+                   f"the runs at each); {plain:.1e} with the phi loss off: the loss, not dropout, decides whether "
+                   "they move")
 
 
 @rule
 def dropout_improved_ppl(r: Results) -> Verdict:
+    """The claim is a difference, so only an interval of it (paired over seeds) can support or refute it; two
+    means without one can at most point the other way ("not supported")."""
     p = "p2_training"
     d15, d25 = r(p, "dropout_ppl_015"), r(p, "dropout_ppl_025")
-    status = "not supported" if d25 >= d15 else "supported"
-    return Verdict(status, f"validation PPL {d25:.1f} at dropout 0.25 against {d15:.1f} at 0.15 "
-                   "(one run each, scaled-down model, substitute corpus: no interval)")
+    a, b = r(p, "reported_a"), r(p, "reported_b")  # the original's PPL at dropout 0.15 and 0.25
+    fig = (f"validation PPL {d25:.1f} at dropout 0.25 against {d15:.1f} at 0.15 ({d25 / d15 - 1:+.1%}; reported: "
+           f"{b:.2f} against {a:.2f}, {b / a - 1:+.1%}), means over the same seeds, scaled-down model, substitute "
+           "corpus")
+    if not r.has(p, "dropout_ppl_diff_low"):
+        return Verdict("not supported" if d25 >= d15 else "inconclusive",
+                       fig + "; no interval of the difference, so neither supported nor refuted")
+    d, lo, hi = (r(p, f"dropout_ppl_diff{s}") for s in ("", "_low", "_high"))  # PPL at 0.25 minus at 0.15
+    if hi < 0:
+        status = "supported"
+    elif lo > 0:
+        status = "refuted"
+    else:
+        status = "not supported" if d >= 0 else "inconclusive"
+    return Verdict(status, fig + f"; difference {ci(d, lo, hi, '.1f')}")
 
 
 @rule
@@ -317,7 +364,8 @@ def iit_features_functional(r: Results) -> Verdict:
     p = "p2_training"
     writes, n = r(p, "memory_writes"), r(p, "n_seeds")
     diff = ci(r(p, "diff"), r(p, "diff_low"), r(p, "diff_high"), ".2f")
-    status = "refuted" if writes == 0 else "inconclusive"
+    # functional: the memory is used, and the phi loss changes validation PPL beyond seed noise, for the better
+    status = "refuted" if writes == 0 else ("supported" if r(p, "diff_high") < 0 else "inconclusive")
     return Verdict(status, f"the IIT-guided memory was written {writes} times in training; the phi loss changes "
                    f"validation PPL by {diff} ({n} seeds)")
 
@@ -358,18 +406,26 @@ def legal_loss_reduction(r: Results) -> Verdict:
 
 @rule
 def legal_beats_random(r: Results) -> Verdict:
-    tasks = [k.removeprefix("p3_").removesuffix("_vs_random_p_holm") for k in glued("p3_legal_lora")
+    """Supported when every task beats random (Holm p < 0.05); refuted only when a task is significantly *below*
+    random; with no task significantly worse, estimates that all point below random leave it not supported, and
+    anything else (intervals straddling 0, some tasks better) inconclusive."""
+    tasks = [k.removeprefix("p3_").removesuffix("_vs_random_p_holm") for k in r.names("p3_legal_lora")
              if k.endswith("_vs_random_p_holm")]
     if not tasks:
         raise LedgerError("book/p3_legal_lora.ipynb glues no p3_*_vs_random_p_holm value")
-    parts, ok, worse = [], [], []
+    parts, better, worse, below = [], [], [], []
     for t in tasks:
         d, lo, hi, p = (r("p3_legal_lora", f"p3_{t}_vs_random{s}") for s in ("", "_low", "_high", "_p_holm"))
         parts.append(f"{t} {ci(d, lo, hi)} (Holm p {p:.4f})")
-        ok.append(p < 0.05 and d > 0)
+        better.append(p < 0.05 and d > 0)
         worse.append(p < 0.05 and d < 0)
-    # one task significantly *below* random contradicts the criterion; a task merely not better leaves it open
-    status = "supported" if all(ok) else ("refuted" if any(worse) or not any(ok) else "inconclusive")
+        below.append(d <= 0)
+    if all(better):
+        status = "supported"
+    elif any(worse):
+        status = "refuted"
+    else:
+        status = "not supported" if all(below) else "inconclusive"
     return Verdict(status, "LoRA minus random, per task: " + "; ".join(parts))
 
 

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from lab.dynamics import actions as act
@@ -36,7 +37,29 @@ def test_one_record_per_cell_with_every_observable(records):
 def test_compare_gives_intervals_holm_and_effect_sizes(records):
     out = ex.compare(records, ["kl_mean", "edit_distance"], resamples=1000)
     assert len(out) == 2 * 5 and (out.n_attractors == 4).all()
-    assert (out.p_holm >= out.p - 1e-12).all()
+    # Holm across the whole family of tested rows, written out from the textbook step-down rule: the i-th
+    # smallest of m p-values is multiplied by m - i + 1, then made monotone and capped at 1
+    tested_p = out.p.dropna()
+    order = tested_p.sort_values(kind="stable")
+    m = len(order)
+    steps = (order.to_numpy() * (m - np.arange(m))).clip(max=1.0)
+    expected = dict(zip(order.index, np.maximum.accumulate(steps)))
+    assert m == 10 and out.p_holm.notna().sum() == m
+    for i, value in expected.items():
+        assert out.p_holm[i] == pytest.approx(value, abs=1e-12)
+    # and d_z is the mean of the per-attractor differences over their standard deviation, per row
+    df = ex.frame(records)
+    magnitude = df.magnitude.astype(object).where(df.magnitude.notna(), "-")  # seed-only actions have none
+    for row in out.itertuples():
+        control = df[df.action == "control"].groupby("attractor")[row.observable].mean()
+        cell = df[(df.action == row.action) & (magnitude == row.magnitude)]
+        d = cell.groupby("attractor")[row.observable].mean() - control
+        assert row.mean_difference == pytest.approx(d.mean(), abs=1e-9)
+        sd = d.std(ddof=1)
+        if sd > 0:
+            assert row.effect_size_dz == pytest.approx(d.mean() / sd, rel=1e-9)
+        else:  # the same difference on every attractor: no spread to scale by
+            assert row.effect_size_dz == (np.sign(d.mean()) * np.inf if d.mean() else 0.0)
     tested = out.dropna(subset=["ci_low"])
     assert ((tested.ci_low <= tested.mean_difference + 1e-12) & (tested.mean_difference <= tested.ci_high + 1e-12)).all()
     big = out[(out.action == "C") & (out.magnitude == 30.0) & (out.observable == "kl_mean")].iloc[0]

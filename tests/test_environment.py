@@ -23,5 +23,14 @@ def test_environment_yml_mirrors_pyproject_pins():
 
 
 def test_torch_is_the_pinned_cpu_release():
+    """The installed torch is the pinned version, and its CPU-only build (no CUDA compiled in): the CUDA wheel
+    of the same version would pass a check of pyproject.toml alone."""
+    from importlib import metadata
+
+    import torch
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert "torch==2.13.0" in project
+    pinned = next(r.partition("==")[2] for r in project if r.partition("==")[0].strip().lower() == "torch")
+    assert metadata.version("torch").split("+")[0] == pinned == torch.__version__.split("+")[0]
+    assert torch.version.cuda is None and not torch.backends.cuda.is_built()
+    assert torch.__version__.endswith("+cpu")

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -42,20 +43,47 @@ def test_phi_weights_start_at_reported_values_and_move_only_with_iit_loss():
         assert (moved > 1e-3) == should_move, (iit, moved)
 
 
+def _reference_iit(h, attn_layers, learnable_w, base_w=(0.3, 0.3, 0.2, 0.2), target=1.2):
+    """The components, phi_base, phi_w and the auxiliary loss written out from their definitions
+    (ORIGINAL_REPOS.md B.3 and B.4) in float64 numpy, sharing no code with lab.infinito."""
+    h = np.asarray(h, dtype=np.float64)
+    a = np.mean([np.asarray(x, dtype=np.float64) for x in attn_layers], axis=0)  # averaged over layers
+    batch, length, _ = h.shape
+    out = []
+    for b in range(batch):
+        x = h[b]
+        unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+        temporal = (np.mean([unit[t] @ unit[t + 1] for t in range(length - 1)]) + 1) / 2
+        q = length // 4  # four contiguous quarters, the remainder dropped
+        quarters = [x[i * q:(i + 1) * q].mean(0) for i in range(4)]
+        quarters = [m / np.linalg.norm(m) for m in quarters]
+        integration = np.mean([abs(quarters[i] @ quarters[j]) for i in range(4) for j in range(i + 1, 4)])
+        complexity = 1 / (1 + np.exp(-10 * np.var(x, ddof=1)))  # unbiased, over all L*d entries
+        diversity = -np.sum(a[b] * np.log(a[b] + 1e-10)) / np.log(length)
+        out.append([temporal, integration, complexity, diversity])
+    c = np.array(out)
+    phi_base = np.clip(3 * c @ np.asarray(base_w), 0, 10)
+    phi_w = c @ np.asarray(learnable_w)
+    aux = np.mean((phi_w - target) ** 2) + np.mean(np.maximum(phi_base - phi_w, 0))
+    return c, phi_base, phi_w, aux
+
+
 def test_components_are_in_unit_interval_and_aux_loss_matches_definition():
     torch.manual_seed(0)
     model = Infinito(small()).train()
-    h = torch.randn(3, 16, 32)
-    attn = torch.softmax(torch.randn(3, 16), -1)
-    terms = model.iit_terms(h, [attn, attn])
-    c = torch.stack([infinito.temporal_coherence(h), infinito.integration_strength(h), infinito.complexity(h),
-                     infinito.attention_diversity(attn)], 1)
-    assert bool(((c >= 0) & (c <= 1)).all())
-    w = torch.tensor([0.3, 0.3, 0.2, 0.2])
-    phi_w = (c * w).sum(1)
-    phi_base = (3 * phi_w).clamp(0, 10)
-    expected = ((phi_w - 1.2) ** 2).mean() + torch.relu(phi_base - phi_w).mean()
-    torch.testing.assert_close(terms["aux"], expected)
+    # learnable weights away from the fixed ones, so that a mix-up of the two weightings shows
+    with torch.no_grad():
+        model.phi_logits.copy_(torch.tensor([0.1, 0.2, 0.3, 0.4]).log())
+    # 18 positions (quarters of 4, two left over) and a small spread, so that complexity is not saturated at 1
+    h = 0.2 * torch.randn(3, 18, 32) + 0.1 * torch.randn(3, 1, 32)
+    attn = [torch.softmax(2 * torch.randn(3, 18), -1), torch.softmax(torch.randn(3, 18), -1)]
+    terms = model.iit_terms(h, attn)
+    c, phi_base, phi_w, aux = _reference_iit(h.numpy(), [x.numpy() for x in attn], [0.1, 0.2, 0.3, 0.4])
+    assert ((c >= 0) & (c <= 1)).all() and 0.6 < c[:, 2].min() < 0.9  # complexity in its sensitive range
+    np.testing.assert_allclose(terms["components"].numpy(), c.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(terms["phi_base"].detach().numpy(), phi_base, rtol=1e-5)
+    np.testing.assert_allclose(terms["phi_w"].detach().numpy(), phi_w, rtol=1e-5)
+    assert float(terms["aux"].detach()) == pytest.approx(aux, rel=1e-5)
 
 
 def test_uniform_attention_has_diversity_one_and_identical_positions_coherence_one():

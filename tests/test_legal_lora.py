@@ -26,12 +26,28 @@ def _settings(**kw):
     return lora.LoraSettings(**base)
 
 
-def test_defaults_are_the_plan():
+def test_the_plans_settings_reach_the_adapter_and_the_schedule(tiny):
+    """The plan (section 2.2): r 16, alpha 32, dropout 0.1 on q/v/o/gate projections, learning rate 2e-4 after a
+    100-step warm-up, 2,000 steps. Checked where they act: on the adapted model and on the learning rate."""
     s = lora.LoraSettings()
-    assert (s.r, s.alpha, s.dropout, s.learning_rate, s.batch_size) == (16, 32, 0.1, 2e-4, 4)
-    assert s.target_modules == ("q_proj", "v_proj", "o_proj", "gate_proj")
-    assert (s.warmup_steps, s.eval_steps, s.save_steps, s.max_steps) == (100, 50, 100, 2000)
-    assert (s.no_convergence_step, s.below_random_step) == (1000, 500)
+    lm, _ = models.load(tiny)
+    adapted = lora.attach_lora(lm, s)
+    wrapped = {name.rsplit(".", 1)[-1]: m for name, m in adapted.named_modules() if hasattr(m, "lora_A")}
+    assert set(wrapped) == {"q_proj", "v_proj", "o_proj", "gate_proj"}  # and not k_proj, up_proj, down_proj
+    for module in wrapped.values():
+        assert module.lora_A["default"].weight.shape[0] == 16 and module.lora_B["default"].weight.shape[1] == 16
+        assert module.scaling["default"] == pytest.approx(32 / 16)
+        assert module.lora_dropout["default"].p == pytest.approx(0.1)
+    trainable, _ = lora.trainable_parameters(adapted)
+    assert trainable == sum(m.lora_A["default"].weight.numel() + m.lora_B["default"].weight.numel()
+                            for _, m in adapted.named_modules() if hasattr(m, "lora_A"))
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    lrs = [lora._set_lr(opt, s, step) for step in range(2001)]
+    assert lrs[0] == pytest.approx(2e-4 / 100) and lrs[99] == pytest.approx(2e-4) == max(lrs)
+    assert lrs[1050] == pytest.approx(1e-4) and lrs[2000] == 0.0  # then linearly to zero at step 2,000
+    assert opt.param_groups[0]["lr"] == lrs[-1]
+    assert (s.batch_size, s.eval_steps, s.save_steps, s.no_convergence_step, s.below_random_step) == (
+        4, 50, 100, 1000, 500)
 
 
 def test_bad_model_and_bad_target_fail_before_training(tiny):

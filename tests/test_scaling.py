@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from lab import scaling
 
@@ -30,3 +31,56 @@ def test_no_variation_is_flagged_degenerate_rather_than_fitted():
     cmp = scaling.compare(xs, [np.zeros(6, int) for _ in xs], resamples=100, seed=0)
     assert cmp.degenerate and (cmp.successes, cmp.trials) == (0, 30)
     assert not scaling.compare(xs, _cells(lambda x: 0.5, xs), resamples=100, seed=0).degenerate
+
+
+# ---------------------------------------------------------------- against an independent logistic regression
+# Fixed cells (x, n, k); scikit-learn fits the same smooth model to the canaries one by one (0/1 rows), so its
+# coefficients, log-likelihood and hence BIC must be those of fit_linear's grouped binomial fit.
+
+X_CELLS = np.array([4.0, 4.5, 5.0, 5.5, 6.0, 6.5, 7.0, 7.5])
+N_CELLS = np.array([40, 40, 40, 40, 40, 40, 40, 40])
+K_CELLS = np.array([1, 2, 4, 7, 13, 19, 27, 31])
+
+
+def _rows():
+    x = np.repeat(X_CELLS, N_CELLS)
+    y = np.concatenate([np.r_[np.ones(k), np.zeros(n - k)] for n, k in zip(N_CELLS, K_CELLS)])
+    return x, y
+
+
+def _sklearn_fit():
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = _rows()
+    model = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(x[:, None], y)
+    return model, x, y
+
+
+def test_fit_linear_agrees_with_scikit_learns_logistic_regression():
+    from sklearn.metrics import log_loss
+
+    model, x, y = _sklearn_fit()
+    fit = scaling.fit_linear(X_CELLS, N_CELLS, K_CELLS)
+    assert fit.params["a"] == pytest.approx(model.intercept_[0], abs=2e-3)
+    assert fit.params["b"] == pytest.approx(model.coef_[0, 0], abs=5e-4)
+    nll = log_loss(y, model.predict_proba(x[:, None])[:, 1], normalize=False)
+    assert fit.nll == pytest.approx(nll, abs=1e-6 * len(y))
+    # BIC = k ln(N) - 2 ln L with N the number of canaries (Bernoulli trials), not of cells
+    assert fit.n_obs == len(y) == 320
+    assert fit.bic == pytest.approx(2 * np.log(len(y)) + 2 * nll, abs=1e-3)
+    assert fit.aic == pytest.approx(2 * 2 + 2 * nll, abs=1e-3)
+
+
+def test_the_threshold_fits_likelihood_and_bic_are_the_bernoulli_ones():
+    from sklearn.metrics import log_loss
+
+    _, x, y = _sklearn_fit()
+    fit = scaling.fit_threshold(X_CELLS, N_CELLS, K_CELLS)
+    f, c, t, w = (fit.params[k] for k in ("floor", "ceiling", "location", "width"))
+    p = f + (c - f) / (1 + np.exp(-(x - t) / w))
+    nll = log_loss(y, p, normalize=False)
+    assert fit.nll == pytest.approx(nll, abs=1e-6)
+    assert fit.bic == pytest.approx(4 * np.log(320) + 2 * nll, abs=1e-6)
+    # a smooth logistic trend: the two extra parameters of the threshold do not pay for themselves in BIC
+    cmp = scaling.Comparison(scaling.fit_linear(X_CELLS, N_CELLS, K_CELLS), fit, (0, 0), (0, 0), (0, 0), 104, 320)
+    assert cmp.delta_bic == pytest.approx(cmp.linear.bic - fit.bic) and cmp.delta_bic < 0

@@ -51,7 +51,14 @@ def test_the_scanner_finds_planted_secrets_and_paths(monkeypatch):
     monkeypatch.setenv("OPENROUTER_API_KEY", "not-a-pattern-but-a-value-1234")
     planted = "key sk-or-v1-" + "ab" * 32 + " and not-a-pattern-but-a-value-1234 in " + str(Path.home()) + "/x"
     hits = scan_text(planted)
-    assert len(hits) >= 3
+    # each of the three detections, by name: a key pattern, the value of a key variable, the home directory
+    assert ("sk-or-v1-aba" + "…") in hits
+    assert "value of a *_API_KEY/_TOKEN variable" in hits
+    assert str(Path.home()).rstrip("/") + "/" in hits
+    # a variable's value is found only while it is set, and only for key-like names
+    monkeypatch.delenv("OPENROUTER_API_KEY")
+    monkeypatch.setenv("SOME_SETTING", "not-a-pattern-but-a-value-1234")
+    assert "value of a *_API_KEY/_TOKEN variable" not in scan_text(planted)
     assert scan_text("a clean line with /usr/lib/python3 and sk-short") == []
 
 

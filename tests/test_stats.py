@@ -5,15 +5,21 @@ from scipy import stats as st
 from lab import stats
 
 
-def test_bootstrap_ci_covers_the_mean_and_matches_the_normal_interval():
+def _half_widths(estimate, low, high):
+    return np.array([estimate - low, high - estimate])
+
+
+@pytest.mark.parametrize("level", [0.95, 0.90])
+def test_bootstrap_ci_is_within_5_percent_of_scipys_percentile_bootstrap(level):
     rng = np.random.default_rng(1)
     x = rng.normal(10.0, 2.0, size=400)
-    ci = stats.bootstrap_ci(x, seed=0)
-    se = x.std(ddof=1) / np.sqrt(x.size)
-    assert ci.low < x.mean() < ci.high
-    # the percentile bootstrap of a mean is close to mean +- 1.96 se for n = 400
-    assert ci.low == pytest.approx(x.mean() - 1.96 * se, abs=0.25 * se * 1.96)
-    assert ci.high == pytest.approx(x.mean() + 1.96 * se, abs=0.25 * se * 1.96)
+    ci = stats.bootstrap_ci(x, resamples=20_000, level=level, seed=0)
+    ref = st.bootstrap((x,), np.mean, n_resamples=20_000, confidence_level=level, method="percentile",
+                       random_state=np.random.default_rng(7)).confidence_interval
+    assert ci.estimate == pytest.approx(x.mean()) and ci.level == level
+    # a 90% interval is about 16% narrower than a 95% one: 5% tells them apart
+    np.testing.assert_allclose(_half_widths(x.mean(), ci.low, ci.high), _half_widths(x.mean(), ref.low, ref.high),
+                               rtol=0.05)
 
 
 def test_bootstrap_is_seeded_and_refuses_too_few_resamples():
@@ -26,10 +32,26 @@ def test_bootstrap_is_seeded_and_refuses_too_few_resamples():
 def test_paired_bootstrap_detects_a_shift_and_not_a_null():
     rng = np.random.default_rng(2)
     a = rng.normal(0, 1, 60)
-    shifted = stats.paired_bootstrap(a + 1.0 + rng.normal(0, 0.3, 60), a)
-    assert shifted.p_value < 0.01 and shifted.difference.low > 0.5 and shifted.effect_size > 2
+    b = a + 1.0 + rng.normal(0, 0.3, 60)
+    shifted = stats.paired_bootstrap(b, a, resamples=20_000)
+    d = b - a
+    # the smallest p-value 20,000 resamples can give, and no smaller
+    assert shifted.p_value == pytest.approx(1 / 20_001) and shifted.difference.low > 0.5
+    # Cohen's d_z is mean / sd of the differences, not the t statistic (which is sqrt(60) times larger)
+    assert shifted.effect_size == pytest.approx(d.mean() / d.std(ddof=1), rel=1e-12)
+    ref = st.bootstrap((d,), np.mean, n_resamples=20_000, method="percentile",
+                       random_state=np.random.default_rng(7)).confidence_interval
+    ci = shifted.difference
+    np.testing.assert_allclose(_half_widths(d.mean(), ci.low, ci.high), _half_widths(d.mean(), ref.low, ref.high),
+                               rtol=0.05)
     null = stats.paired_bootstrap(a + rng.normal(0, 0.3, 60), a)
     assert null.p_value > 0.05 and null.difference.low < 0 < null.difference.high
+
+
+def test_effect_size_is_d_z():
+    # differences 1, 2, 3: mean 2, sd 1
+    assert stats.paired_bootstrap([1.0, 2.0, 3.0], [0.0, 0.0, 0.0]).effect_size == pytest.approx(2.0)
+    assert stats.paired_bootstrap([2.0, 2.0], [1.0, 1.0]).effect_size == np.inf  # no spread at all
 
 
 def test_holm_matches_the_textbook_example():
