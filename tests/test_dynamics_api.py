@@ -6,13 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import openai
 import pytest
 
 from lab.dynamics import experiments as ex
-from lab.dynamics.api import BudgetExceeded, OpenAICompatible
+from lab.dynamics.api import BudgetExceeded, OpenAICompatible, Pricing, RequestFailed
 from lab.dynamics.backends import BackendError, LocalLM
 
 from dynamics_fixtures import build_tiny
@@ -129,6 +132,115 @@ def test_budget_refuses_the_next_call_before_sending(server, vocab, tmp_path):
         priced.capabilities()
 
 
+def test_a_budget_for_the_probes_and_one_call_refuses_the_second(server, vocab, tmp_path):
+    """The budget counts what was already spent: probes plus one call's worst case admits that call, and the
+    next call of the same size is refused before it is sent."""
+    probe = _client(server.url, tmp_path / "probe", vocab)
+    probe.capabilities()
+    probes = probe.accounting.prompt_tokens + probe.accounting.completion_tokens
+    prompt, max_tokens = "Four score and seven years ago", 8
+    worst = len(vocab.encode(prompt)) + max_tokens  # a request could use its prompt plus max_tokens
+    assert probes > 0
+    api = _client(server.url, tmp_path, vocab, budget_tokens=probes + worst)
+    api.capabilities()
+    api.complete(prompt, max_tokens, seed=0)
+    spent = api.accounting.prompt_tokens + api.accounting.completion_tokens
+    assert api.accounting.requests_sent == probe.accounting.requests_sent + 1 and spent > probes
+    served = len(server.served())
+    with pytest.raises(BudgetExceeded):
+        api.complete(prompt, max_tokens, seed=1)  # another request (another seed) of the same size
+    assert len(server.served()) == served and api.accounting.requests_sent == probe.accounting.requests_sent + 1
+
+
+def test_a_request_that_fails_every_retry_raises_and_is_not_cached(faulty_server, vocab, tmp_path):
+    # the fault server answers each new body 429, 500, too slow, dropped, then 200: three attempts all fail
+    api = _client(faulty_server.url, tmp_path, vocab, timeout=0.5, max_retries=2)
+    body = {"model": "tiny", "prompt": "A body no other test sends", "max_tokens": 2, "temperature": 0.0}
+    with pytest.raises(RequestFailed, match="after 3 attempts"):
+        api.request("completions", body)
+    assert (api.accounting.retries, api.accounting.requests_sent) == (2, 0)
+    assert not api.cache_path("completions", body).exists() and not list((tmp_path / "cache").rglob("*.json"))
+
+
+class CannedServer:
+    """An HTTP server in this process that answers every POST with one status and JSON body, and counts them."""
+
+    def __init__(self, status: int, payload: dict):
+        outer = self
+        self.hits = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.hits += 1
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Retry-After", "0")
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def canned():
+    servers = []
+
+    def start(status, payload):
+        servers.append(CannedServer(status, payload))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def _completion(usage: dict) -> dict:
+    return {"id": "x", "object": "text_completion", "created": 0, "model": "m", "usage": usage,
+            "choices": [{"index": 0, "text": " ok", "finish_reason": "length", "logprobs": None}]}
+
+
+@pytest.mark.parametrize("status, attempts", [(400, 1), (404, 1), (422, 1), (429, 3)])
+def test_a_client_error_is_not_retried_but_a_rate_limit_is(canned, tmp_path, status, attempts):
+    srv = canned(status, {"error": {"message": "no", "type": "invalid_request_error"}})
+    api = OpenAICompatible("m", base_url=srv.url, cache_dir=tmp_path, max_retries=2, backoff=0.0)
+    body = {"model": "m", "prompt": "x", "max_tokens": 1}
+    expected = RequestFailed if status == 429 else openai.APIStatusError
+    with pytest.raises(expected):
+        api.request("completions", body)
+    assert srv.hits == attempts and api.accounting.retries == attempts - 1
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_usage_cost_reported_by_the_server_is_summed_and_spends_the_budget(canned, tmp_path):
+    usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5, "cost": 0.25}
+    srv = canned(200, _completion(usage))
+    # the server's own cost wins over the price list (which would say $0.000005 a request)
+    api = OpenAICompatible("m", base_url=srv.url, cache_dir=tmp_path, budget_usd=0.45, pricing=Pricing(1.0, 1.0))
+    for prompt in ("a", "b"):
+        api.request("completions", {"model": "m", "prompt": prompt, "max_tokens": 2})
+    assert api.accounting.cost_usd == pytest.approx(0.5) and api.accounting.prompt_tokens == 6
+    with pytest.raises(BudgetExceeded):  # $0.50 spent of $0.45: nothing more is sent
+        api.request("completions", {"model": "m", "prompt": "c", "max_tokens": 2})
+    assert srv.hits == 2
+    # without a reported cost, the price list is used
+    free = canned(200, _completion({k: v for k, v in usage.items() if k != "cost"}))
+    listed = OpenAICompatible("m", base_url=free.url, cache_dir=tmp_path / "l", pricing=Pricing(1.0, 2.0))
+    listed.request("completions", {"model": "m", "prompt": "a", "max_tokens": 2})
+    assert listed.accounting.cost_usd == pytest.approx((3 * 1.0 + 2 * 2.0) / 1e6)
+
+
 def test_openrouter_without_a_key_fails_before_any_request(monkeypatch):
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
     with pytest.raises(BackendError, match="OPENROUTER_API_KEY"):
@@ -178,6 +290,7 @@ def test_the_experiments_notebook_runs_against_a_local_server(server, model_dir,
 
     # a cache of its own, so that the requests are really sent (a warm request cache would answer them)
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(runner, "RUNS", tmp_path / "runs")  # a failed run's notebook stays out of the checkout
     out = tmp_path / "p1_api.ipynb"
     params = {"backend": "openai", "base_url": server.url, "model": "tiny", "tokenizer": str(model_dir),
               "attractors": ["counting"], "seeds": [0, 1], "magnitudes": {"A": [1], "C": [1.0], "D": [2.0]},
@@ -188,8 +301,12 @@ def test_the_experiments_notebook_runs_against_a_local_server(server, model_dir,
     assert nb["metadata"]["lab"]["parameters"]["backend"] == "openai"
     assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert len(server.served()) > before  # the requests went to the server
-    text = json.dumps(nb)
-    assert "unavailable" in text  # embedding noise (C) cannot be applied through an API, and it says so
+    # embedding noise (C) cannot be applied through an API, and the cell listing what was not measured says so
+    listing = [c for c in nb["cells"] if "ex.unavailable(" in "".join(c["source"])]
+    assert len(listing) == 1
+    shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in listing[0]["outputs"])
+    assert "'action': 'C'" in shown and "no input embeddings on an API" in shown
+    assert "'action': 'D'" not in shown  # the server honours logit_bias, so D was measured
 
 
 def test_the_memorization_chapter_measures_an_api_model_like_the_local_one(server, model_dir, vocab, tmp_path,
