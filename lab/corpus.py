@@ -184,10 +184,16 @@ def _encoding():
 
 # ---------------------------------------------------------------- windows and collate
 
-def windows(tokens, seq_len: int, pad_id: int = EOT, limit: int | None = None) -> torch.Tensor:
+def windows(tokens, seq_len: int, pad_id: int = EOT, limit: int | None = None,
+            stride: int | None = None) -> torch.Tensor:
     """[n, seq_len + 1] contiguous windows, n = len(tokens) // seq_len; the last one is padded with
-    ``pad_id`` where the text runs out (as the original did, with the end-of-text token)."""
+    ``pad_id`` where the text runs out (as the original did, with the end-of-text token).
+
+    ``stride`` (model B's script: half a window): windows start every ``stride`` tokens, at 0, stride, ...
+    below len(tokens) - seq_len, and only full windows are kept, as that script did."""
     tokens = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
+    if stride is not None:
+        return _strided_windows(tokens, seq_len, stride, limit)
     n = tokens.numel() // seq_len
     if n == 0:
         raise CorpusError(f"{tokens.numel()} tokens make no window of {seq_len}")
@@ -199,6 +205,18 @@ def windows(tokens, seq_len: int, pad_id: int = EOT, limit: int | None = None) -
         flat = torch.cat([flat, torch.full((need - flat.numel(),), pad_id, dtype=torch.long)])
     idx = torch.arange(n)[:, None] * seq_len + torch.arange(seq_len + 1)[None, :]
     return flat[idx]
+
+
+def _strided_windows(tokens: torch.Tensor, seq_len: int, stride: int, limit: int | None) -> torch.Tensor:
+    if stride < 1:
+        raise CorpusError(f"stride must be >= 1, got {stride}")
+    starts = torch.arange(0, tokens.numel() - seq_len, stride)
+    starts = starts[starts + seq_len + 1 <= tokens.numel()]  # full windows only
+    if starts.numel() == 0:
+        raise CorpusError(f"{tokens.numel()} tokens make no full window of {seq_len + 1}")
+    if limit is not None:
+        starts = starts[:limit]
+    return tokens[starts[:, None] + torch.arange(seq_len + 1)[None, :]]
 
 
 def collate(batch, shift_labels: bool = True, pad_id: int = EOT):

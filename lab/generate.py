@@ -24,8 +24,24 @@ class Decoder:
         return asdict(self)
 
 
-# The decoders of the mode-collapse chapter: the original's three temperatures and the usual remedies.
-DECODERS = {d.name: d for d in (
+# The three presets of the script that produced the reported generations, each 50 tokens, stopping at the
+# end-of-text token, on its five prompts: webtilians/principiodelTodo@9a2da8afe9d94f526e316b631344af3d82b45ed4:
+# archive/analysis/analyze_trained_model.py (test_generation_quality, generate_text). Every preset samples
+# after top-k and top-p filtering; "Greedy" is greedy only through top-k 1.
+SCRIPT_SOURCE = ("webtilians/principiodelTodo@9a2da8afe9d94f526e316b631344af3d82b45ed4:"
+                 "archive/analysis/analyze_trained_model.py")
+SCRIPT_PRESETS = {d.name: d for d in (
+    Decoder("Greedy (script)", temperature=0.1, top_k=1, top_p=1.0),
+    Decoder("Balanced (script)", temperature=0.8, top_k=50, top_p=0.9),
+    Decoder("Creative (script)", temperature=1.2, top_k=40, top_p=0.95),
+)}
+SCRIPT_MAX_NEW_TOKENS = 50
+SCRIPT_PROMPTS = ("The meaning of life is", "In the beginning", "Artificial intelligence", "Once upon a time",
+                  "The future of humanity")
+
+# The book's own decoders, an addition to the script's: argmax, plain temperatures, top-k, top-p alone and a
+# repetition penalty (no end-of-text stop, length set by the chapter).
+BOOK_DECODERS = {d.name: d for d in (
     Decoder("greedy"),
     Decoder("temperature 0.7", temperature=0.7),
     Decoder("temperature 1.0", temperature=1.0),
@@ -34,6 +50,7 @@ DECODERS = {d.name: d for d in (
     Decoder("top-p 0.9", temperature=1.0, top_p=0.9),
     Decoder("repetition penalty 1.3", temperature=0.7, repetition_penalty=1.3),
 )}
+DECODERS = {**SCRIPT_PRESETS, **BOOK_DECODERS}
 
 
 def _filter(logits: torch.Tensor, d: Decoder, seen: torch.Tensor | None) -> torch.Tensor:
@@ -49,16 +66,18 @@ def _filter(logits: torch.Tensor, d: Decoder, seen: torch.Tensor | None) -> torc
     if d.top_p is not None:
         sorted_logits, order = torch.sort(logits, descending=True)
         cumulative = sorted_logits.softmax(-1).cumsum(-1)
-        drop = cumulative - sorted_logits.softmax(-1) >= d.top_p  # keep the smallest set reaching top_p
+        # The script's rule: drop a token once the mass before it exceeds top_p (the first token always stays).
+        drop = cumulative - sorted_logits.softmax(-1) > d.top_p
         logits[order[drop]] = float("-inf")
     return logits
 
 
 @torch.no_grad()
 def generate(model, prompt: list[int], max_new_tokens: int, decoder: Decoder, seed: int = 0,
-             context: int | None = None) -> list[int]:
+             context: int | None = None, stop_id: int | None = None) -> list[int]:
     """Continuation token ids (without the prompt). ``context``: the longest window fed to the model
-    (default its block_size); training on windows of T makes T the natural choice."""
+    (default its block_size); training on windows of T makes T the natural choice. ``stop_id``: generation
+    ends when this token is drawn (it is not returned), as the script stops at the end-of-text token."""
     if not prompt:
         raise ValueError("generate needs a non-empty prompt")
     was_training = model.training
@@ -77,6 +96,8 @@ def generate(model, prompt: list[int], max_new_tokens: int, decoder: Decoder, se
                 nxt = int(logits.argmax())
             else:
                 nxt = int(torch.multinomial(logits.softmax(-1), 1, generator=g))
+            if stop_id is not None and nxt == stop_id:
+                break
             out.append(nxt)
             ids = torch.cat([ids, torch.tensor([nxt], device=device)])
     finally:

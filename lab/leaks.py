@@ -6,9 +6,13 @@
   mask, the model reads the token it is asked to predict.
 
 Both fail on the original Infinito V5.2 set-up and pass on the fixed one (tests/test_leaks.py).
+
+A failed causality test shows that a model *can* see the future; ``future_reliance`` measures whether a
+trained one *does* use it (its perplexity with the whole window visible against the past only).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -84,3 +88,35 @@ def causality_test(model: torch.nn.Module, vocab_size: int, seq_len: int = 16, p
                                              f"when token t+1 changes, t in {positions}")
     return LeakResult("causality", False, f"changing token {worst_at + 1} changes the logits at positions <= "
                                           f"{worst_at} by up to {worst:.3g}: the model sees the future")
+
+
+@torch.no_grad()
+def future_reliance(model: torch.nn.Module, windows: torch.Tensor, batch_size: int = 32) -> dict:
+    """Whether a trained model uses the future it can see: its next-token perplexity over windows of T+1
+    tokens (inputs w[:-1], targets w[1:]) scored twice,
+
+    - ``ppl_full``: the whole input visible, as a non-causal model is scored by its own training pipeline;
+    - ``ppl_past_only``: the prediction at t from the prefix w[:t+1] alone (one forward pass per t), as in
+      generation, where no future token exists.
+
+    A causal model gives the same two numbers; a model that reads the token it must predict scores better,
+    often far better, with the whole window. ``ratio`` = ppl_past_only / ppl_full."""
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        full = past = 0.0
+        n = 0
+        for i in range(0, windows.size(0), batch_size):
+            w = windows[i:i + batch_size].to(device)
+            x, y = w[:, :-1], w[:, 1:]
+            logits = model(x)[0].float()
+            full += torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="sum").item()
+            for t in range(x.size(1)):
+                last = model(x[:, :t + 1])[0][:, -1].float()
+                past += torch.nn.functional.cross_entropy(last, y[:, t], reduction="sum").item()
+            n += y.numel()
+    finally:
+        model.train(was_training)
+    ppl_full, ppl_past = math.exp(full / n), math.exp(past / n)
+    return {"ppl_full": ppl_full, "ppl_past_only": ppl_past, "ratio": ppl_past / ppl_full, "tokens": n}

@@ -288,11 +288,24 @@ def memorization_score_protocol(r: Results) -> Verdict:
 
 @rule
 def collate_bug_fake_ppl(r: Results) -> Verdict:
+    """The claim has two parts: 18.99 is a false perplexity, and unshifted labels caused it. The second is judged
+    by where one epoch of the copy bug ends: trained to its plateau, the copy task passes 18.99 early and goes on
+    to about 1, so a one-epoch figure of 18.99 needs another cause (the page reads the original's pipelines)."""
     p = "p2_collate_postmortem"
     fake, honest, reported = r(p, "fake"), r(p, "honest"), r(p, "reported_fake")
-    status = "supported" if fake < honest / 5 else "refuted"
-    return Verdict(status, f"unshifted labels give PPL {fake:.2f} (reported {reported}); the same model with "
-                   f"shifted labels {honest:.2f}")
+    if not fake < honest / 5:
+        return Verdict("refuted", f"unshifted labels give PPL {fake:.2f}, not far below the {honest:.2f} of the same "
+                       f"model with shifted labels (reported {reported})")
+    plateau, cross, epoch = r(p, "plateau_ppl"), r(p, "cross_step"), r(p, "steps_per_epoch")
+    first = (f"unshifted labels give a false PPL ({fake:.2f} against {honest:.2f} with shifted labels, same "
+             f"model and steps)")
+    if 0 <= cross <= epoch and plateau < reported / 5:
+        return Verdict("not supported", f"{first}; but trained on, the copy task passes {reported} at step "
+                       f"{cross:.0f} of a {epoch:.0f}-step epoch and levels off at {plateau:.3f}, and the "
+                       f"original's own copy-bug trainer stored {r(p, 'orig_epoch1'):.2f} after one epoch: "
+                       "one epoch of the bug gives about 1, not the reported figure")
+    return Verdict("supported", f"{first}; one epoch of the copy task is still at or above the reported "
+                   f"{reported} (first step below it: {cross:.0f}, epoch {epoch:.0f} steps)")
 
 
 @rule
@@ -359,12 +372,22 @@ def iit_features_functional(r: Results) -> Verdict:
 
 @rule
 def ppl_projections(r: Results) -> Verdict:
+    """004's projections are unrelated items: counted with their lists, never pooled into a proportion. The
+    claim's headline (best validation PPL 50-80 after 20 epochs) is judged only where the page could judge it:
+    an absolute perplexity needs WikiText-2 at the projected size."""
     p = "p2_expectations"
-    met, judged, best = r(p, "met"), r(p, "judged"), r(p, "best_ppl")
-    lo, hi = proportions.wilson(met, judged)
-    status = "refuted" if hi < 0.5 else ("supported" if lo > 0.5 else "inconclusive")
-    return Verdict(status, f"{met} of {judged} judgeable projections met (Wilson 95% [{lo:.2f}, {hi:.2f}]); best "
-                   f"validation PPL {best:.1f} against the projected 50-80")
+    met, judged, untestable = r(p, "met"), r(p, "judged"), r(p, "untestable")
+    met_list, not_met_list = r(p, "met_list"), r(p, "not_met_list")
+    counted = (f"{met} of {judged} projections judgeable here met (met: {met_list}; not met: {not_met_list}); "
+               f"{untestable} not testable here")
+    headline = "best validation PPL"
+    if headline in not_met_list.split("; "):
+        return Verdict("refuted", f"best validation PPL {r(p, 'best_ppl'):.1f} against the projected 50-80; {counted}")
+    if headline in met_list.split("; "):
+        status = "supported" if not_met_list == "none" else "inconclusive"
+        return Verdict(status, f"best validation PPL {r(p, 'best_ppl'):.1f} within the projected 50-80; {counted}")
+    return Verdict("not testable here", f"the projected PPL is an absolute WikiText-2 figure at the original size, "
+                   f"which this run is not (best validation PPL here {r(p, 'best_ppl'):.1f}); {counted}")
 
 
 def _legal(r: Results, task: str, threshold: float, label: str) -> Verdict:

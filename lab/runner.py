@@ -192,6 +192,37 @@ def _portable(path: Path) -> str:
         return Path(path).name
 
 
+def failure_reason(exc: Exception) -> str:
+    """The failing cell's exception type and message (papermill keeps them on its error), for the terminal:
+    a ParameterError's valid choices must not be readable only inside the partial notebook."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename:
+        cell = getattr(exc, "exec_count", None)
+        return f"{ename}: {evalue}" + (f" (in cell [{cell}])" if cell is not None else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def notebook_parameters(src: Path) -> list[str]:
+    """The names the notebook's ``parameters`` cell assigns: the only names papermill can set."""
+    nb = json.loads(Path(src).read_text())
+    for cell in nb["cells"]:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            tree = ast.parse("".join(cell["source"]))
+            return [t.id for node in tree.body if isinstance(node, (ast.Assign, ast.AnnAssign))
+                    for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                    if isinstance(t, ast.Name)]
+    return []
+
+
+def check_parameter_names(src: Path, names) -> None:
+    """An unknown name fails before any execution (papermill itself only warns and injects it)."""
+    known = notebook_parameters(src)
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise RunError(f"{Path(src).stem} has no parameter(s) {', '.join(unknown)}; its parameters: "
+                       f"{', '.join(known)}")
+
+
 def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool = True) -> dict:
     """Run ``src`` with papermill into ``dst`` and store provenance in ``dst``'s metadata['lab']."""
     import papermill
@@ -209,7 +240,7 @@ def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool
         failed.parent.mkdir(parents=True, exist_ok=True)
         if tmp.exists():
             shutil.move(tmp, failed)
-        raise RunError(f"{src.stem} failed under profile {profile!r}; the partial notebook is "
+        raise RunError(f"{src.stem} failed under profile {profile!r}: {failure_reason(exc)}\nthe partial notebook is "
                        f"{failed.relative_to(REPO) if failed.is_relative_to(REPO) else failed}") from exc
     record = provenance.collect()
     record.update({
@@ -231,6 +262,7 @@ def run(name: str, profile: str = PUBLISHED_PROFILE, overrides: dict | None = No
         output: Path | None = None) -> Path:
     """A reader's run: a new file under runs/<stem>/ (or ``output``, which must not exist yet)."""
     src = notebook_path(name)
+    check_parameter_names(src, overrides or {})
     parameters = profile_parameters(src.stem, profile)
     parameters.update(overrides or {})
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")

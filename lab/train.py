@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 
 SCHEDULERS = ("plateau", "cosine", "none")
+INTERVALS = ("step", "epoch")
 
 
 @dataclass
@@ -31,6 +32,7 @@ class TrainConfig:
     lr: float = 5e-4
     weight_decay: float = 0.01
     betas: tuple = (0.9, 0.999)
+    eps: float = 1e-8  # AdamW's; Part II's faithful runs pass the original's 1e-9 (lab.infinito.RECIPES)
     decay_all: bool = True  # the original decays every parameter
     batch_size: int = 16  # global batch (split across DDP ranks)
     epochs: int = 1
@@ -40,7 +42,9 @@ class TrainConfig:
     plateau_factor: float = 0.5
     plateau_patience: int = 2
     min_lr: float = 1e-6
+    scheduler_interval: str = "step"  # cosine stepped per optimiser step, or per epoch (T_max = epochs)
     early_stopping: int | None = 5  # evaluations without a better validation loss
+    min_delta: float = 0.0  # an evaluation counts as better for early stopping only if it gains more than this
     eval_every: int | None = None  # steps; None: at the end of every epoch
     eval_batches: int | None = None
     checkpoint_dir: str | None = None
@@ -55,6 +59,10 @@ class TrainConfig:
     def __post_init__(self):
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler {self.scheduler!r}; valid choices: {', '.join(SCHEDULERS)}")
+        if self.scheduler_interval not in INTERVALS:
+            raise ValueError(f"scheduler_interval {self.scheduler_interval!r}; valid choices: {', '.join(INTERVALS)}")
+        if self.min_delta < 0 or self.eps <= 0:
+            raise ValueError("min_delta must be >= 0 and eps > 0")
         if self.precision not in ("fp32", "bf16"):
             raise ValueError(f"precision {self.precision!r}; valid choices: 'fp32', 'bf16'")
         if self.batch_size < 1 or self.epochs < 1:
@@ -154,6 +162,7 @@ class TrainResult:
     finished: bool = False
     train_seconds: float = 0.0
     tokens_seen: int = 0
+    patience_best: float = math.inf  # the loss early stopping compares with (moves only by more than min_delta)
 
     @property
     def losses(self) -> list[float]:
@@ -162,6 +171,15 @@ class TrainResult:
     @property
     def best_val_ppl(self) -> float:
         return math.exp(self.best_val_loss)
+
+    def epoch_lm_loss(self, epoch: int | None = None) -> float:
+        """Mean language-model loss (without auxiliary terms) over the training steps of ``epoch`` (default:
+        the last epoch with steps), in train mode: the original's train perplexity is exp of this."""
+        epoch = max(h["epoch"] for h in self.history) if epoch is None else epoch
+        losses = [float(h.get("lm_loss", h["loss"])) for h in self.history if h["epoch"] == epoch]
+        if not losses:
+            raise ValueError(f"no training step in epoch {epoch}")
+        return float(np.mean(losses))
 
 
 def _rng_state() -> dict:
@@ -275,10 +293,13 @@ class Trainer:
         if hasattr(self.raw_model, "phi_weights"):
             metrics["phi_weights"] = self.raw_model.phi_weights()
         if metrics["loss"] < r.best_val_loss:
-            r.best_val_loss, r.best_step, self.evals_since_best = metrics["loss"], r.steps, 0
+            r.best_val_loss, r.best_step = metrics["loss"], r.steps
             if self.ckpt is not None and self.rank == 0:
                 self.ckpt.mkdir(parents=True, exist_ok=True)
                 torch.save(self.raw_model.state_dict(), self.ckpt / "best_model.pt")
+        # Patience counts evaluations without a gain of more than min_delta over the last counted gain.
+        if metrics["loss"] < r.patience_best - self.config.min_delta:
+            r.patience_best, self.evals_since_best = metrics["loss"], 0
         else:
             self.evals_since_best += 1
         r.evals.append(metrics)
@@ -316,7 +337,7 @@ class Trainer:
                 if cfg.grad_clip:
                     torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg.grad_clip)
                 self.optimizer.step()
-                if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR):
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR) and cfg.scheduler_interval == "step":
                     self.scheduler.step()
                 self.batch_in_epoch += 1
                 r.steps += 1
@@ -345,6 +366,8 @@ class Trainer:
             if self.batch_in_epoch >= self.batches_per_epoch:
                 self.epoch += 1
                 self.batch_in_epoch = 0
+                if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR) and cfg.scheduler_interval == "epoch":
+                    self.scheduler.step()  # before the evaluation, so that its checkpoint holds the stepped state
                 if not cfg.eval_every:
                     self._after_eval(self.run_eval())
         t0 = time.perf_counter()
@@ -369,7 +392,7 @@ class Trainer:
 def _make_optimizer(model, cfg: TrainConfig):
     from .gpt import make_adamw
 
-    return make_adamw(model, cfg.lr, cfg.weight_decay, cfg.betas, decay_all=cfg.decay_all)
+    return make_adamw(model, cfg.lr, cfg.weight_decay, cfg.betas, cfg.eps, decay_all=cfg.decay_all)
 
 
 def _make_scheduler(optimizer, cfg: TrainConfig, total_steps):
@@ -378,7 +401,8 @@ def _make_scheduler(optimizer, cfg: TrainConfig, total_steps):
                                                           patience=cfg.plateau_patience, min_lr=cfg.min_lr)
     if cfg.scheduler == "cosine":
         floor = cfg.min_lr / cfg.lr
-        total = max(int(total_steps), 1)
+        # Per epoch, like CosineAnnealingLR(T_max=epochs) stepped after each epoch; else over the run's steps.
+        total = cfg.epochs if cfg.scheduler_interval == "epoch" else max(int(total_steps), 1)
         return torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     return None

@@ -108,7 +108,7 @@ def test_a_server_that_drops_logprobs_makes_those_metrics_unavailable(dropping_s
     assert caps.endpoint == "chat" and not caps.logprobs
     records = ex.run(api, ex.Grid(**GRID), vocab=vocab, progress=False)
     df = ex.frame(records)
-    assert df.kl_mean.isna().all() and (df.kl_kind == "unavailable: no logprobs").all()
+    assert df.kl_mean.isna().all() and (df.kl_kind == f"unavailable: {ex.NO_LOGPROBS}").all()
     assert {r["action"] for r in ex.unavailable(records)} == {"C", "E"}  # no raw completions for E
 
 

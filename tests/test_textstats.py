@@ -61,3 +61,49 @@ def test_bad_decoder_fails():
         generate.Decoder("x", top_p=1.5)
     with pytest.raises(ValueError):
         generate.generate(_model(), [], 3, generate.DECODERS["greedy"])
+
+
+def _markov_text(n, vocab=200, seed=0):
+    """Text from a sparse first-order Markov chain: each word has a few likely successors."""
+    import numpy as np
+
+    g = np.random.default_rng(seed)
+    successors = g.integers(0, vocab, size=(vocab, 4))
+    out = [0]
+    for _ in range(n - 1):
+        out.append(int(successors[out[-1], g.integers(0, 4)]) if g.random() < 0.9 else int(g.integers(0, vocab)))
+    return out
+
+
+def test_kneser_ney_bigram_is_a_distribution_in_seen_and_unseen_contexts():
+    import numpy as np
+
+    train = _markov_text(3000)
+    kn = textstats.KneserNeyBigram(train, vocab_size=250)  # ids 200-249 never occur
+    for v in (train[0], 230):
+        assert kn.prob(np.full(250, v), np.arange(250)).sum() == pytest.approx(1.0, abs=1e-9)
+    assert (kn.prob(np.full(250, 230), np.arange(250)) > 0).all()
+
+
+def test_smoothed_bigram_beats_the_unigram_on_held_out_text():
+    text = _markov_text(7000)
+    train, held_out = text[:5000], text[5000:]
+    base = textstats.ngram_baselines(train, held_out, vocab_size=200)
+    uni, bi = base["unigram (add-0.1)"]["ppl"], base["bigram (interpolated Kneser-Ney)"]["ppl"]
+    assert bi < 0.5 * uni
+
+
+def test_bits_per_byte_counts_the_target_bytes_and_no_special_token():
+    import numpy as np
+
+    from lab import assets
+
+    try:
+        enc = assets.gpt2_encoding()
+    except assets.AssetMissing:
+        pytest.skip("GPT-2 BPE asset not fetched")
+    lengths = textstats.token_byte_lengths(enc, 50257)
+    ids = enc.encode_ordinary("Hello, wörld")
+    assert lengths[ids].sum() == len("Hello, wörld".encode()) and lengths[50256] == 0
+    r = textstats.score(np.log(np.full(4, 0.5)), n_bytes=8)
+    assert r["ppl"] == pytest.approx(2.0) and r["bits_per_byte"] == pytest.approx(0.5)

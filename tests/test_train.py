@@ -150,3 +150,59 @@ def test_ddp_two_cpu_processes_with_gloo_match_one_process(tmp_path):
     # same global batches, same gradients: the parameters agree with the single process to float precision
     torch.testing.assert_close(torch.tensor(r0["first"]), torch.tensor(one["first"]), atol=1e-5, rtol=1e-4)
     assert r0["val"] == pytest.approx(one["val"], rel=1e-4)
+
+
+def test_adamw_eps_is_the_configured_one():
+    tr, va = data()
+    for eps in (1e-9, 1e-8):
+        trainer = train.Trainer(tiny_infinito(), tr, va, config(eps=eps), corpus.make_collate(True))
+        assert trainer.optimizer.param_groups[0]["eps"] == eps
+
+
+def _evals_with_losses(monkeypatch, losses, **kw):
+    """Feeds ``losses`` to Trainer.run_eval in turn; returns the trainer after each evaluation's bookkeeping."""
+    tr, va = data()
+    trainer = train.Trainer(tiny_infinito(), tr, va, config(scheduler="none", **kw), corpus.make_collate(True))
+    feed = iter(losses)
+    monkeypatch.setattr(train, "evaluate", lambda *a, **k: {"loss": next(feed), "ppl": 1.0, "tokens": 1})
+    stops = []
+    for _ in losses:
+        trainer._after_eval(trainer.run_eval())
+        stops.append(trainer.result.stopped_early)
+    return trainer, stops
+
+
+def test_min_delta_counts_only_gains_larger_than_it(monkeypatch):
+    losses = [1.0, 0.995, 0.992, 0.991]  # each a gain, none by more than 0.01 over 1.0
+    trainer, stops = _evals_with_losses(monkeypatch, losses, early_stopping=3, min_delta=0.01)
+    assert stops == [False, False, False, True]
+    assert trainer.result.best_val_loss == 0.991  # the best model still follows every gain
+    _, stops = _evals_with_losses(monkeypatch, losses, early_stopping=3, min_delta=0.0)
+    assert stops == [False] * 4
+
+
+def test_train_ppl_is_exp_of_the_epoch_mean_lm_loss():
+    r = train.TrainResult(history=[{"epoch": 0, "loss": 9.0, "lm_loss": 5.0}, {"epoch": 1, "loss": 9.0, "lm_loss": 4.0},
+                                   {"epoch": 1, "loss": 9.0, "lm_loss": 2.0}, {"epoch": 1, "loss": 9.0, "lm_loss": 3.0}])
+    assert r.epoch_lm_loss() == 3.0  # the last epoch, LM term only
+    assert r.epoch_lm_loss(0) == 5.0
+    from lab.chapters import part2
+    assert part2.final_train_loss(r) == 3.0
+
+
+def test_cosine_per_epoch_is_constant_within_an_epoch_and_follows_t_max_epochs():
+    tr, va = data()
+    cfg = config(lr=1e-3, scheduler="cosine", scheduler_interval="epoch", min_lr=1e-6, epochs=3, eval_every=None)
+    trainer = train.Trainer(tiny_infinito(), tr, va, cfg, corpus.make_collate(True))
+    seen = {}
+    step = trainer.optimizer.step
+
+    def record(*a, **k):
+        seen.setdefault(trainer.epoch, set()).add(trainer.optimizer.param_groups[0]["lr"])
+        return step(*a, **k)
+
+    trainer.optimizer.step = record
+    trainer.fit()
+    expected = [1e-6 + (1e-3 - 1e-6) * 0.5 * (1 + math.cos(math.pi * e / 3)) for e in range(3)]
+    assert [len(seen[e]) for e in range(3)] == [1, 1, 1]
+    assert [seen[e].pop() for e in range(3)] == pytest.approx(expected)

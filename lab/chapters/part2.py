@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from .. import corpus, leaks, textstats, train
-from ..generate import DECODERS, generate
-from ..infinito import ORIGINAL_PARAMETERS, Infinito, InfinitoConfig, original_config, scaled
+from ..generate import DECODERS, SCRIPT_MAX_NEW_TOKENS, SCRIPT_PRESETS, generate
+from ..infinito import (OCTOBER_PARAMETERS, ORIGINAL_PARAMETERS, RECIPES, Infinito, InfinitoConfig, original_config,
+                        scaled)
 from ..params import Param, Spec
 
 RESULTS = Path(__file__).resolve().parents[2] / "runs" / "p2"
@@ -22,6 +23,8 @@ ORIGINAL_TRAIN_TOKENS = 2_391_884  # WikiText-2 train, GPT-2 BPE (issue 4)
 REPORTED = {"model A val PPL": 216.46, "model A train PPL": 58.13, "model B val PPL": 207.15,
             "model B train PPL": 62.67, "baseline without IIT val PPL": 187.08, "fake val PPL": 18.99,
             "model A phi weights": {"temporal": 0.022, "integration": 0.109, "complexity": 0.447, "attention": 0.423}}
+# The report's absolute perplexities, all on WikiText-2 at the original size.
+REPORTED_ABSOLUTE = ("model A val PPL", "model B val PPL", "baseline without IIT val PPL", "fake val PPL")
 
 
 def _positive_ints(v):
@@ -52,6 +55,8 @@ SPEC_TRAINING = Spec(*COMMON,
                      Param("seeds", (list,), "seeds per condition (>= 3 for the chapter)", item_types=(int,),
                            check=_positive_ints),
                      Param("dropout_seeds", (int,), "seeds of the dropout-0.25 runs", minimum=1),
+                     Param("recipe_seeds", (int,), "seeds of the model A and model B recipes as the originals "
+                           "trained them (0: none)", minimum=0),
                      Param("lambda_phi", (float,), "weight of the IIT term", minimum=0.0),
                      Param("resamples", (int,), "bootstrap resamples", minimum=1000))
 SPEC_COLLATE = Spec(*COMMON)
@@ -85,6 +90,18 @@ class Data:
     def encode(self, text: str) -> list[int]:
         return self.from_gpt2(self.encoding.encode_ordinary(text))
 
+    @property
+    def eos_id(self) -> int | None:
+        """The model-vocabulary id of GPT-2's end-of-text token, None if a cut vocabulary folded it into unk."""
+        if self.vocab is None:
+            return corpus.EOT
+        hits = np.flatnonzero(self.vocab.kept == corpus.EOT)
+        return int(hits[0]) if hits.size else None
+
+    @property
+    def pad_id(self) -> int:
+        return corpus.EOT if self.vocab is None else self.vocab.unk
+
 
 def load_data(p: dict) -> Data:
     from .. import assets
@@ -104,32 +121,75 @@ def load_data(p: dict) -> Data:
     return Data(c, vocab, tr, va, enc, p["vocab"] or 50257)
 
 
+# The profile's sizes and optimiser settings are model A's (the original ones in the gpu profile, scaled down in
+# the cpu profile). Another recipe keeps its ratios to model A: layers, learning rate, batch and window stride.
+MODEL_A = RECIPES["model A"]
+
+
+def recipe_sizes(p: dict, data: Data, recipe: str) -> dict:
+    """Size fields of ``recipe``'s model at the profile's scale (layers in the recipe's ratio to model A's)."""
+    r = RECIPES[recipe]
+    layers = max(1, round(p["n_layer"] * r.n_layer / MODEL_A.n_layer))
+    return dict(vocab_size=data.vocab_size, n_layer=layers, n_head=p["n_head"], n_embd=p["n_embd"],
+                block_size=max(p["seq_len"], 8))
+
+
+def recipe_config(p: dict, data: Data, recipe: str, **overrides) -> InfinitoConfig:
+    return scaled(RECIPES[recipe].config(), **{**recipe_sizes(p, data, recipe), **overrides})
+
+
 def model_config(p: dict, data: Data, causal: bool = True, iit: bool = True, dropout: float = 0.15,
                  lambda_phi: float = 0.3) -> InfinitoConfig:
-    return scaled(original_config(), vocab_size=data.vocab_size, n_layer=p["n_layer"], n_head=p["n_head"],
-                  n_embd=p["n_embd"], block_size=max(p["seq_len"], 8), causal_mask=causal, iit=iit,
-                  dropout=dropout, lambda_phi=lambda_phi)
+    """Model A's configuration at the profile's size with the switches the chapters vary."""
+    return recipe_config(p, data, "model A", causal_mask=causal, iit=iit, dropout=dropout, lambda_phi=lambda_phi)
 
 
-def train_config(p: dict, seed: int, **kw) -> train.TrainConfig:
-    base = dict(lr=p["lr"], weight_decay=0.01, betas=(0.9, 0.999), batch_size=p["batch_size"], epochs=p["epochs"],
-                grad_clip=1.0, scheduler="plateau", early_stopping=5, eval_every=p["eval_every"] or None,
-                seed=seed, device=p["device"], precision=p["precision"], compile=p["compile"], progress=False)
+def train_config(p: dict, seed: int, recipe: str = "model A", **kw) -> train.TrainConfig:
+    """The training settings of ``recipe``'s script (eps, betas, schedule, early stopping with its min_delta)
+    with the profile's learning rate and batch, scaled by the recipe's ratio to model A's."""
+    r = RECIPES[recipe].train
+    base = {**r, "lr": p["lr"] * r["lr"] / MODEL_A.train["lr"],
+            "batch_size": max(1, round(p["batch_size"] * r["batch_size"] / MODEL_A.train["batch_size"])),
+            "epochs": p["epochs"], "eval_every": p["eval_every"] or None, "seed": seed, "device": p["device"],
+            "precision": p["precision"], "compile": p["compile"], "progress": False}
     base.update(kw)
     return train.TrainConfig(**base)
 
 
-def train_variant(p: dict, data: Data, seed: int, causal: bool = True, shift_labels: bool = True, iit: bool = True,
-                  dropout: float = 0.15, lambda_phi: float = 0.3):
-    """One training run of the Infinito design at the chapter's size; returns (model, TrainResult, seconds)."""
-    torch.manual_seed(seed)
-    model = Infinito(model_config(p, data, causal, iit, dropout, lambda_phi))
+def _fit(model, p: dict, data: Data, seed: int, train_windows: torch.Tensor, shift_labels: bool, recipe: str):
     collate = corpus.make_collate(shift_labels, pad_id=None if data.vocab is None else data.vocab.unk)
     enc = data.encoding if data.vocab is None else None  # per word / per byte only on the full vocabulary
     t0 = time.perf_counter()
-    result = train.train(model, data.train, data.val, train_config(p, seed), collate, encoding=enc)
+    result = train.train(model, train_windows, data.val, train_config(p, seed, recipe), collate, encoding=enc)
     model.eval()
     return model, result, time.perf_counter() - t0
+
+
+def train_variant(p: dict, data: Data, seed: int, causal: bool = True, shift_labels: bool = True, iit: bool = True,
+                  dropout: float = 0.15, lambda_phi: float = 0.3):
+    """One training run of model A's design at the chapter's size, with model A's training recipe and the
+    given switches; returns (model, TrainResult, seconds)."""
+    torch.manual_seed(seed)
+    model = Infinito(model_config(p, data, causal, iit, dropout, lambda_phi))
+    return _fit(model, p, data, seed, data.train, shift_labels, "model A")
+
+
+def recipe_windows(p: dict, data: Data, recipe: str) -> torch.Tensor:
+    """Training windows of ``recipe`` (model B's script: windows every half window, full ones only)."""
+    stride = RECIPES[recipe].window_stride
+    if stride == 1.0:
+        return data.train
+    return corpus.windows(data.corpus.train, p["seq_len"], limit=p["train_windows"] or None,
+                          stride=max(1, round(p["seq_len"] * stride)))
+
+
+def train_recipe(p: dict, data: Data, seed: int, recipe: str, **overrides):
+    """One run of a named configuration as its script trained it (model, optimiser, schedule, early stopping,
+    windows), at the profile's size; validation windows are the chapter's, so runs compare on one set.
+    Returns (model, TrainResult, seconds)."""
+    torch.manual_seed(seed)
+    model = Infinito(recipe_config(p, data, recipe, **overrides))
+    return _fit(model, p, data, seed, recipe_windows(p, data, recipe), True, recipe)
 
 
 def parameters_per_token(n_params: int, n_tokens: int) -> float:
@@ -180,10 +240,15 @@ def ngram_baselines(data: Data, k: float = 0.1) -> dict:
 
 def generations(model, data: Data, prompts: list[str], decoders: list[str], max_new_tokens: int, seed: int,
                 context: int) -> list[dict]:
+    """Continuations of every prompt by every decoder. The script's presets generate its 50 tokens and stop at
+    the end-of-text token; the book's decoders generate ``max_new_tokens`` without a stop."""
     rows = []
     for name in decoders:
+        script = name in SCRIPT_PRESETS
+        length = SCRIPT_MAX_NEW_TOKENS if script else max_new_tokens
         for i, prompt in enumerate(prompts):
-            ids = generate(model, data.encode(prompt), max_new_tokens, DECODERS[name], seed=seed + i, context=context)
+            ids = generate(model, data.encode(prompt), length, DECODERS[name], seed=seed + i, context=context,
+                           stop_id=data.eos_id if script else None)
             rows.append({"decoder": name, "prompt": prompt, "ids": ids, "text": data.decode(ids)})
     return rows
 
@@ -222,7 +287,226 @@ def rounded(x: float, digits: int = 2) -> float:
     return float(round(x, digits)) if math.isfinite(x) else x
 
 
-def final_train_loss(result, last: int = 5) -> float:
-    """Mean language-model loss of the last training steps (without the IIT term)."""
-    tail = result.history[-last:]
-    return float(np.mean([h.get("lm_loss", h["loss"]) for h in tail]))
+def final_train_loss(result, last: int | None = None) -> float:
+    """Mean language-model loss (without the IIT term) over the last epoch's training steps, as the original
+    computed its train perplexity (exp of this); ``last=k``: over the last k steps instead."""
+    if last is None:
+        return result.epoch_lm_loss()
+    return float(np.mean([float(h.get("lm_loss", h["loss"])) for h in result.history[-last:]]))
+
+
+# ---------------------------------------------------------------- what a page may compare
+
+def at_original_size(p: dict) -> bool:
+    """The profile trains model A's original size on every window, with the full GPT-2 vocabulary."""
+    return (p["vocab"] == 0 and p["n_layer"] == MODEL_A.n_layer and p["n_head"] == 8 and p["n_embd"] == 512
+            and p["seq_len"] == 256 and p["train_windows"] == 0 and p["val_windows"] == 0)
+
+
+def corpus_sentence(p: dict, data: Data) -> str:
+    """Which corpus the page trained on, and whether the report's absolute perplexities compare with its own."""
+    s = data.corpus.summary()
+    name = "WikiText-2 (the report's corpus)" if s["corpus"] == "wikitext-2" else \
+        "the Shakespeare+Milton substitute, not the report's WikiText-2"
+    vocab = "the full GPT-2 vocabulary" if data.vocab is None else f"a vocabulary cut to {data.vocab_size:,} ids"
+    text = (f"This page trained on {name}: {s['train tokens']:,} training and {s['validation tokens']:,} "
+            f"validation tokens, with {vocab}, {data.train.size(0):,} training windows of {p['seq_len']} tokens. ")
+    reported = ", ".join(f"{REPORTED[k]:g}" for k in REPORTED_ABSOLUTE)
+    if s["corpus"] == "wikitext-2" and at_original_size(p):
+        return text + (f"Corpus, tokenizer and size are the report's, so its absolute perplexities ({reported}) "
+                       "can be set beside this page's; they remain single runs.")
+    why = "another corpus" if s["corpus"] != "wikitext-2" else "the report's corpus at a scaled-down size"
+    return text + (f"The report's absolute perplexities ({reported}) were measured on WikiText-2 at the original "
+                   f"size, so they cannot be compared with this page's, trained on {why}; contrasts within this "
+                   "run can.")
+
+
+
+# ---------------------------------------------------------------- the expectations document, one row per projection
+
+SCOPES = {
+    "any size": "the logic does not depend on size or corpus",
+    "full vocabulary": "needs the full GPT-2 vocabulary",
+    "original size": "a property of the trained model at its projected size",
+    "WikiText-2, original size": "an absolute figure on WikiText-2 at the projected size",
+}
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One figure of 004_27d3d2876e77c6bd.txt: what it projects, the measured quantity (a key of the
+    measurements), the range that meets it (None: a reported value or a setting, not a projection) and the
+    scope at which a run can judge it."""
+    figure: str
+    projected: str
+    measure: str
+    within: tuple | None
+    scope: str
+    note: str = ""
+
+
+def _range(lo, hi):
+    return (lo, hi)
+
+
+PROJECTIONS = (
+    Projection("val PPL after epoch 1", "650.62 (already reached)", "val PPL epoch 1", None,
+               "WikiText-2, original size", "a measurement the document reports, not a projection"),
+    Projection("val PPL after epoch 5", "200-250", "val PPL epoch 5", _range(200, 250), "WikiText-2, original size"),
+    Projection("val PPL after epoch 10", "100-150", "val PPL epoch 10", _range(100, 150), "WikiText-2, original size"),
+    Projection("val PPL after epoch 15", "60-80", "val PPL epoch 15", _range(60, 80), "WikiText-2, original size"),
+    Projection("val PPL after epoch 20", "50-70", "val PPL epoch 20", _range(50, 70), "WikiText-2, original size"),
+    Projection("best validation PPL", "50-80", "best val PPL", _range(50, 80), "WikiText-2, original size"),
+    Projection("train PPL", "45-65", "train PPL", _range(45, 65), "WikiText-2, original size",
+               "exp of the last epoch's mean LM loss, in train mode, as the original computed it"),
+    Projection("test PPL", "55-85", "test PPL", _range(55, 85), "WikiText-2, original size",
+               "the original never evaluated a test split"),
+    Projection("PPL about 1.5x GPT-2 small's 30-40", "45-60", "best val PPL", _range(45, 60),
+               "WikiText-2, original size"),
+    Projection("train/val gap", "< 10%", "train/val gap", _range(-math.inf, 0.10), "WikiText-2, original size",
+               "(best val PPL - train PPL) / train PPL"),
+    Projection("repetition rate, 1-grams", "15%", "repetition 1-gram", _range(0, 0.15), "original size",
+               "token n-grams of top-k 40 continuations at T 0.9"),
+    Projection("repetition rate, 2-grams", "8%", "repetition 2-gram", _range(0, 0.08), "original size"),
+    Projection("repetition rate, 3-grams", "3%", "repetition 3-gram", _range(0, 0.03), "original size"),
+    Projection("unique tokens per 100", "40-60", "unique tokens per 100", _range(40, 60), "original size"),
+    Projection("<unk> share", "0%", "unk share", _range(0, 0), "full vocabulary", "byte-level BPE has no <unk>"),
+    Projection("BLEU-1 against WikiText-2", "0.25-0.35", "BLEU-1", _range(0.25, 0.35), "WikiText-2, original size"),
+    Projection("BLEU-2 against WikiText-2", "0.15-0.25", "BLEU-2", _range(0.15, 0.25), "WikiText-2, original size"),
+    Projection("BLEU-3 against WikiText-2", "0.08-0.15", "BLEU-3", _range(0.08, 0.15), "WikiText-2, original size"),
+    Projection("BLEU-4 against WikiText-2", "0.04-0.08", "BLEU-4", _range(0.04, 0.08), "WikiText-2, original size"),
+    Projection("self-BLEU (read as diversity)", "0.7-0.8", "self-BLEU", _range(0.7, 0.8), "original size",
+               "self-BLEU measures similarity between samples: high is the opposite of diverse"),
+    Projection("memory utilisation", "40-60%", "memory utilisation", _range(0.4, 0.6), "original size",
+               "the original's statistic: running mean of the largest read weight"),
+    Projection("active memory slots", "100-150 of 256", "occupied slots", _range(100, 150), "any size",
+               "one slot is written per forward call, so every slot is in use after 256 calls"),
+    Projection("average slot importance", "0.6-0.8", "average importance", _range(0.6, 0.8), "any size",
+               "the trainer's forward pass writes importance 1 (integration level 1, phi 0)"),
+    Projection("memory rotation per sequence", "15-25%", "rotation per call", _range(0.15, 0.25), "any size",
+               "slots replaced per forward call (one batch), as a share of all slots"),
+    Projection("exploration noise", "sigma 0.1 injected", "sigma", None, "any size",
+               "a setting of the model, not a projection; learned value after training"),
+    Projection("tokens explored vs exploited", "30/70", "explored share", None, "any size",
+               "neither the document nor the code defines how to count it: not testable here"),
+    Projection("parameters", "71M", "parameters (millions)", _range(70.5, 71.5), "any size",
+               "counted on the 6-layer configuration at its original size"),
+)
+
+
+def scope_met(scope: str, p: dict, corpus_name: str) -> bool:
+    return {"any size": True, "full vocabulary": p["vocab"] == 0, "original size": at_original_size(p),
+            "WikiText-2, original size": corpus_name == "wikitext-2" and at_original_size(p)}[scope]
+
+
+def judge_projections(measured: dict, p: dict, corpus_name: str) -> list[dict]:
+    """One row per projection: the measured value and a verdict ('met', 'not met', 'not testable here',
+    'not a projection'); a projection is judged only when the run is at its scope."""
+    rows = []
+    for pr in PROJECTIONS:
+        value = measured.get(pr.measure, float("nan"))
+        if pr.within is None:
+            verdict = "not testable here" if pr.measure == "explored share" else "not a projection"
+        elif not scope_met(pr.scope, p, corpus_name) or not math.isfinite(value):
+            verdict = "not testable here"
+        else:
+            verdict = "met" if pr.within[0] <= value <= pr.within[1] else "not met"
+        rows.append({"figure": pr.figure, "projected (004)": pr.projected, "measured": value,
+                     "verdict": verdict, "judged at": pr.scope, "note": pr.note})
+    return rows
+
+
+def projection_summary(rows: list[dict]) -> dict:
+    """Counts and lists of the verdicts (unrelated items: a count with the list, no proportion or interval)."""
+    by = {v: [r["figure"] for r in rows if r["verdict"] == v]
+          for v in ("met", "not met", "not testable here", "not a projection")}
+    return {"met": len(by["met"]), "judged": len(by["met"]) + len(by["not met"]),
+            "untestable": len(by["not testable here"]), "lists": by}
+
+
+def memory_measurements(memory, calls: int) -> dict:
+    """The writing memory's statistics in the document's terms (after ``calls`` forward calls)."""
+    st = memory.statistics()
+    return {"memory utilisation": st["utilization"], "occupied slots": float(st["occupied_slots"]),
+            "average importance": st["avg_importance"],
+            "rotation per call": st["writes"] / max(calls, 1) / st["slots"]}
+
+
+# ---------------------------------------------------------------- mode collapse: what the numbers show
+
+def mechanism_sentence(all_orig: float, last_orig: float, all_fixed: float, last_fixed: float) -> str:
+    """What the position-wise perplexities say about the missing causal mask, whichever way they come out."""
+    if last_orig > 1.5 * all_orig:
+        head = (f"Without the mask the model reads ahead: its teacher-forced validation perplexity over all "
+                f"positions ({all_orig:.2f}) is far below its perplexity at the last position ({last_orig:.2f}), "
+                "the only position in the situation of generation.")
+    else:
+        head = (f"At this size the unmasked model has not learned to read ahead: its teacher-forced validation "
+                f"perplexity over all positions ({all_orig:.2f}) is not below its perplexity at the last "
+                f"position ({last_orig:.2f}) by the factor 1.5 that exploiting the future would give, so the "
+                "train/generation mismatch the mask creates is not what drives the repetition here.")
+    return head + (f" The fixed model scores {all_fixed:.2f} over all positions and {last_fixed:.2f} at the last "
+                   "one; every generated token comes from the last position.")
+
+
+def collapse_sentence(greedy_orig: float, greedy_fixed: float, sampled_orig: float, sampled_name: str) -> str:
+    gap = greedy_orig - greedy_fixed
+    if abs(gap) < 0.05:
+        text = (f"Under greedy decoding the unmasked and the fixed model repeat about equally (unigram repetition "
+                f"{greedy_orig:.3f} against {greedy_fixed:.3f}, a difference of {gap:+.3f}), so the collapse seen "
+                "here belongs to small models under greedy decoding, not to the mask.")
+    else:
+        text = (f"Under greedy decoding the unmasked model repeats {gap:+.3f} more of its tokens than the fixed one "
+                f"({greedy_orig:.3f} against {greedy_fixed:.3f}).")
+    return text + f" Sampling ({sampled_name}) brings the unmasked model's repetition to {sampled_orig:.3f}."
+
+
+@torch.no_grad()
+def full_size_parameters(recipe: str) -> int:
+    """Parameters of a named configuration at its original size (built on the meta device: no memory)."""
+    with torch.device("meta"):
+        return Infinito(RECIPES[recipe].config()).num_parameters()
+
+
+def continuation_measures(model, data: Data, p: dict, seed: int, decoder: str = "top-k 40") -> dict:
+    """Repetition, vocabulary, BLEU against the true continuation and self-BLEU of continuations of evenly
+    spaced validation passages (the first tokens are the prompt), decoded as the document's example command."""
+    prompt_len = min(16, p["seq_len"] // 2)
+    idx = np.linspace(0, data.val.size(0) - 1, p["n_references"]).astype(int)
+    flat_val = data.val[:, :-1].reshape(-1)
+    ids, texts, refs = [], [], []
+    for j, i in enumerate(idx):
+        window = data.val[i].tolist()
+        out = generate(model, window[:prompt_len], p["max_new_tokens"], DECODERS[decoder], seed=seed + j,
+                       context=p["seq_len"])
+        ids.append(out)
+        texts.append(data.decode(out) or " ")
+        start = int(i) * p["seq_len"] + prompt_len
+        refs.append(data.decode(flat_val[start:start + p["max_new_tokens"]].tolist()) or " ")
+    flat = [t for row in ids for t in row]
+    unk = data.vocab.unk if data.vocab is not None else None
+    return {**{f"repetition {n}-gram": float(np.mean([textstats.repetition_rate(t, n) for t in ids])) for n in (1, 2, 3)},
+            "unique tokens per 100": float(np.mean([textstats.unique_per_100(t) for t in ids])),
+            "unk share": (sum(t == unk for t in flat) / len(flat)) if unk is not None and flat else 0.0,
+            **{f"BLEU-{n}": textstats.bleu(texts, refs, n) for n in (1, 2, 3, 4)},
+            "self-BLEU": textstats.self_bleu(texts)}
+
+
+def training_measures(result) -> dict:
+    """Per-epoch validation PPL, best validation PPL, train PPL as the original computed it, and the gap."""
+    per_epoch = {f"val PPL epoch {e['epoch']}": e["ppl"] for e in result.evals}
+    train_ppl = math.exp(result.epoch_lm_loss())
+    last_val = result.evals[-1]["ppl"]
+    return {**per_epoch, "best val PPL": min(e["ppl"] for e in result.evals), "last val PPL": last_val,
+            "train PPL": train_ppl, "train/val gap": (last_val - train_ppl) / train_ppl}
+
+
+def projection_sentence(summary: dict) -> str:
+    lists = summary["lists"]
+    join = lambda xs: "; ".join(xs) if xs else "none"
+    return (f"Of the projections this run can judge, {summary['met']} of {summary['judged']} were met "
+            f"(met: {join(lists['met'])}; not met: {join(lists['not met'])}). {summary['untestable']} are not "
+            f"testable here ({join(lists['not testable here'])}): an absolute perplexity or BLEU on WikiText-2 "
+            "needs WikiText-2 at the projected size, and a property of the trained model needs its projected "
+            "size. The projections are unrelated items, so they are counted and listed, not pooled into a "
+            "proportion with an interval.")

@@ -1,13 +1,19 @@
 """OpenAI-compatible backend: OpenRouter, vLLM or any local server, through the ``openai`` client.
 
-Every request goes through one path: look it up in the on-disk cache (keyed by the endpoint, base URL
-and full request body, never the key), check the budget, send it with retries and backoff on 429, 5xx,
+Every request goes through one path: look it up in the on-disk cache (keyed by the endpoint, base URL,
+full request body and the model identity the server reports, never the key), check the budget, send it with retries and backoff on 429, 5xx,
 timeouts and dropped connections, account its tokens and cost, and write the response atomically into
 the cache. A re-run, or a run resumed after being killed, costs nothing for requests already answered.
 
-Capabilities are probed once per (base URL, model) and remembered in the cache folder: raw completions
-(else chat), ``logprobs``/``top_logprobs``, ``logit_bias``. A metric that needs a missing capability is
-reported unavailable. OpenRouter silently drops unsupported parameters unless told to require them,
+Capabilities are probed once per (base URL, model, reported model identity, code of this module) and
+remembered in the cache folder: raw completions (else chat), ``logprobs``/``top_logprobs``,
+``logit_bias``. A metric that needs a missing capability is reported unavailable.
+
+The model identity is what ``GET /models`` reports for the model (its id, owner, root checkpoint: the
+stable fields, not creation times or prices); a server that reports none (``transformers serve`` answers
+that route with a 500) is keyed by base URL and name only, and the run record says so. Known quirks are
+worked around and named in the record (``Capabilities.quirks``): a server pinned to one model that refuses
+any other name (``transformers serve MODEL`` answers 400 "Server is pinned to '...'") is sent that name. OpenRouter silently drops unsupported parameters unless told to require them,
 so requests that carry them ask for ``provider.require_parameters``.
 """
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -68,6 +75,22 @@ class Capabilities:
     logprobs: bool
     logit_bias: bool
     notes: list[str] = field(default_factory=list)
+    model: str = ""  # the name requests carry (differs from the requested one on a pinned server)
+    quirks: list[str] = field(default_factory=list)  # server quirks detected and worked around
+
+
+# Fields of a GET /models entry that identify the model; creation times (vLLM stamps each answer) and
+# prices (OpenRouter) change without the model changing.
+IDENTITY_FIELDS = ("id", "owned_by", "root", "parent", "canonical_slug", "hugging_face_id")
+PINNED = re.compile(r"pinned to '([^']+)'")
+
+
+def pinned_model(exc) -> str | None:
+    """The model a server is pinned to, from its refusal of another name (``transformers serve``)."""
+    body = getattr(exc, "body", None)
+    text = json.dumps(body) if body is not None else str(exc)
+    m = PINNED.search(text) or PINNED.search(str(exc))
+    return m.group(1) if m else None
 
 
 def _atomic_write(path: Path, data: dict) -> None:
@@ -121,10 +144,54 @@ class OpenAICompatible:
         self.tokenizer = tokenizer
         self.accounting = Accounting()
         self._capabilities: Capabilities | None = None
+        self._identity: tuple[str, str] | None = None
+
+    # ------------------------------------------------------------ what the server says it serves
+    def identity(self) -> str:
+        """The model identity the server reports (JSON of the stable fields of its GET /models entry), or
+        ``"unreported"``. Asked once per client, never cached on disk: a restarted server may serve
+        another model under the same name."""
+        if self._identity is None:
+            self._identity = self._ask_identity()
+        return self._identity[0]
+
+    def identity_note(self) -> str:
+        self.identity()
+        return self._identity[1]
+
+    def _ask_identity(self) -> tuple[str, str]:
+        try:
+            listed = self.client.models.list()
+            entries = [m.model_dump() for m in listed.data]
+        except self._openai.APIStatusError as exc:
+            return "unreported", (f"GET /models answered HTTP {exc.status_code}: the server reports no model "
+                                  "identity; cached answers are keyed by base URL and model name only")
+        except (self._openai.APIError, TypeError, ValueError) as exc:
+            return "unreported", (f"GET /models failed ({type(exc).__name__}): the server reports no model "
+                                  "identity; cached answers are keyed by base URL and model name only")
+        entry = next((e for e in entries if e.get("id") == self.name), None)
+        if entry is None:
+            return "unreported", ("GET /models does not list this model: no reported model identity; cached "
+                                  "answers are keyed by base URL and model name only")
+        fields = {k: entry[k] for k in IDENTITY_FIELDS if entry.get(k) is not None}
+        ident = json.dumps(fields, sort_keys=True)
+        return ident, f"model identity reported by GET /models: {ident}"
+
+    def record(self) -> dict:
+        """What the run record says about this backend: endpoint, capabilities, identity, quirks, costs."""
+        caps = self.capabilities()
+        return {"base_url": self.base_url, "model requested": self.name, "model sent": caps.model or self.name,
+                "endpoint": caps.endpoint, "logprobs": caps.logprobs, "logit_bias": caps.logit_bias,
+                "identity": self.identity_note(), "quirks": list(caps.quirks), "notes": list(caps.notes),
+                "requests sent": self.accounting.requests_sent, "cache hits": self.accounting.cache_hits,
+                "retries": self.accounting.retries, "cost_usd": round(self.accounting.cost_usd, 6)}
 
     # ------------------------------------------------------------ the one request path
     def _key(self, endpoint: str, body: dict) -> str:
-        blob = json.dumps({"base_url": self.base_url, "endpoint": endpoint, "body": body}, sort_keys=True)
+        # A cached answer is the server's, not computed by lab code, so the code is not in this key; the
+        # body (which lab code builds) and the reported model identity are.
+        blob = json.dumps({"base_url": self.base_url, "endpoint": endpoint, "body": body,
+                           "identity": self.identity()}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def cache_path(self, endpoint: str, body: dict) -> Path:
@@ -207,23 +274,51 @@ class OpenAICompatible:
             body["logit_bias"] = {str(int(k)): float(v) for k, v in sorted(logit_bias.items())}
         return body
 
+    def capabilities_path(self) -> Path:
+        """The probe's record: keyed by the model's reported identity and the code that reads the probe."""
+        from . import identity
+
+        key = self._key("probe", {"model": self.name, "code": identity.code(identity.PROBE_MODULE)})
+        return self.cache_dir / f"capabilities-{key[:16]}.json"
+
+    def _pinned_workaround(self, endpoint: str, quirks: list[str]) -> None:
+        """A server pinned to one model refuses other names with a 400 that names its model: send that."""
+        try:
+            self.request(endpoint, self._body(endpoint, "Hello", 1, 0.0, None, 0, None))
+        except self._openai.BadRequestError as exc:
+            pinned = pinned_model(exc)
+            if pinned is None or pinned == self.model:
+                raise
+            quirks.append(f"the server is pinned to the model {pinned!r} and refuses the name {self.model!r}: "
+                          f"requests name {pinned!r}")
+            self.model = pinned
+            self.request(endpoint, self._body(endpoint, "Hello", 1, 0.0, None, 0, None))
+
     def capabilities(self) -> Capabilities:
         if self._capabilities is not None:
             return self._capabilities
-        record = self.cache_dir / f"capabilities-{self._key('probe', {'model': self.model})[:16]}.json"
+        record = self.capabilities_path()
         if record.exists():
             self._capabilities = Capabilities(**json.loads(record.read_text()))
+            self.model = self._capabilities.model or self.model
             return self._capabilities
-        notes = []
+        notes, quirks = [], []
+        if self.identity() == "unreported":
+            quirks.append(self.identity_note())
         endpoint = self.requested_endpoint
         if endpoint == "auto":
             try:
-                self.request("completions", self._body("completions", "Hello", 1, 0.0, None, 0, None))
+                self._pinned_workaround("completions", quirks)
                 endpoint = "completions"
             except (self._openai.NotFoundError, self._openai.BadRequestError,
                     self._openai.UnprocessableEntityError):
                 endpoint = "chat"
                 notes.append("no raw completions endpoint: prompts are sent as one user message (chat)")
+        if endpoint == "chat" or self.requested_endpoint != "auto":
+            try:
+                self._pinned_workaround(endpoint, quirks)
+            except self._openai.BadRequestError:
+                pass  # not a pinned server: the probe below says what fails
         data, _ = self.request(endpoint, self._body(endpoint, "Hello", 2, 0.0, None, 5, None))
         logprobs = self._parse(endpoint, data).top_logprobs is not None
         if not logprobs:
@@ -237,7 +332,7 @@ class OpenAICompatible:
             logit_bias = self._parse(endpoint, data).text == self.tokenizer.decode([target])
             if not logit_bias:
                 notes.append("logit_bias is ignored by the server (or its tokenizer differs): action D unavailable")
-        self._capabilities = Capabilities(endpoint, logprobs, logit_bias, notes)
+        self._capabilities = Capabilities(endpoint, logprobs, logit_bias, notes, self.model, quirks)
         _atomic_write(record, self._capabilities.__dict__)
         return self._capabilities
 

@@ -32,10 +32,11 @@ class LocalLM:
 
     supports = {"logprobs": True, "exact_kl": True, "embeddings": True, "tail_bias": True}
 
-    def __init__(self, model, tokenizer, name: str = "local"):
+    def __init__(self, model, tokenizer, name: str = "local", path=None):
         import torch
 
         self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self.path = path  # the files it was loaded from (None: built in memory)
         self.device = next(model.parameters()).device
         self.torch = torch
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (
@@ -53,7 +54,17 @@ class LocalLM:
         except KeyError as exc:
             raise BackendError(str(exc).strip('"')) from None
         lm, tok = models.load(model, dtype=dtype, device=device)
-        return cls(lm, tok, name=model)
+        return cls(lm, tok, name=model, path=models.resolve(model))
+
+    @cached_property
+    def identity(self) -> str:
+        """Content hash of the model (weights, config, tokenizer files), never its name: results cached
+        under it are reused only for the same model (see ``lab.dynamics.identity``)."""
+        from . import identity
+
+        if self.path is not None:
+            return "files:" + identity.model_files(self.path)
+        return "weights:" + identity.state_dict(self.model)
 
     # ------------------------------------------------------------ vocabulary (see actions.Vocabulary)
     def encode(self, text: str) -> list[int]:

@@ -2,7 +2,10 @@
 
 ``run(backend, grid)`` returns one record per (attractor, seed, action, magnitude) with every
 observable beside the original study's metrics, checkpointed per attractor so that an interrupted run
-resumes where it stopped. ``compare(records)`` gives paired bootstrap 95% intervals of the perturbed
+resumes where it stopped. A checkpoint is keyed by content: the grid, the model's content hash (local
+weights, config and tokenizer files; an API's reported identity and the local tokenizer's hash) and the
+hash of the lab code that computes the records (``lab.dynamics.identity``), so a changed model or a
+changed measuring function never reuses a record. ``compare(records)`` gives paired bootstrap 95% intervals of the perturbed
 minus control difference, Holm-adjusted p-values across the whole family, and effect sizes.
 
 Unit of analysis: with greedy decoding the seed only moves the perturbation (position, tokens, noise),
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from . import actions as act
 from . import attractors as attr
+from . import identity
 from . import observables as obs
 
 OBSERVABLES = {
@@ -56,9 +60,21 @@ class Grid:
     def actions(self) -> list[act.Action]:
         return act.expand(self.magnitudes) if self.magnitudes else []
 
-    def fingerprint(self, backend_name: str) -> str:
-        blob = json.dumps({**asdict(self), "backend": backend_name}, sort_keys=True, default=str)
+    def fingerprint(self, backend_identity: str, code: str) -> str:
+        """Checkpoint key: this grid, the backend's content identity and the records' code hash."""
+        blob = json.dumps({**asdict(self), "backend": backend_identity, "code": code}, sort_keys=True,
+                          default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def backend_identity(backend, vocab=None) -> str:
+    """What the records depend on besides the grid and the code: the local model's content hash, or the
+    API's base URL, model name, reported identity and the content hash of the local tokenizer that makes
+    its token-level actions."""
+    if hasattr(backend, "teacher_forced"):
+        return json.dumps({"local": backend.identity})
+    return json.dumps({"api": backend.base_url, "model": backend.name, "reported": backend.identity(),
+                       "tokenizer": getattr(vocab, "identity", None)}, sort_keys=True)
 
 
 def conditions_for(vocab, grid: Grid, attractor: attr.Attractor):
@@ -125,6 +141,12 @@ def _run_attractor_local(lm, grid: Grid, attractor: attr.Attractor) -> list[dict
     return records
 
 
+NO_LOGPROBS = "the server returns no logprobs"
+NO_SCORING = "an API does not score a given continuation (no teacher forcing)"
+# observable: the record field that says how it was measured ("unavailable: why" when it was not)
+KIND_OF = {"kl_mean": "kl_kind", "true_prob_mean": "true_prob_kind"}
+
+
 def _run_attractor_api(api, vocab, grid: Grid, attractor: attr.Attractor) -> list[dict]:
     """The same grid through an API: text in, text (and top-k log-probabilities where offered) out."""
     caps = api.capabilities()
@@ -165,14 +187,17 @@ def _run_attractor_api(api, vocab, grid: Grid, attractor: attr.Attractor) -> lis
         r = _record(attractor, c, prompt, true, tokens, text, control_tokens, control_text, canonical, T)
         # Before the continuations diverge both runs condition on the same generated prefix, so their
         # top-k log-probabilities there are teacher-forced on the control continuation.
+        # The steps stop at the divergence point, so rows have different numbers of steps (by design:
+        # ``mean_per_step`` aligns them on the decoding step).
         if top is not None and control_top is not None:
             n = min(r["onset"] + 1, len(top), len(control_top))
             steps = [obs.kl_topk_lower_bound(control_top[j], top[j]) for j in range(n)]
             r.update(kl_steps=steps, kl_mean=sum(steps) / len(steps) if steps else math.nan,
                      kl_kind="top-k lower bound, steps up to divergence")
         else:
-            r.update(kl_steps=[], kl_mean=math.nan, kl_kind="unavailable: no logprobs")
+            r.update(kl_steps=[], kl_mean=math.nan, kl_kind=f"unavailable: {NO_LOGPROBS}")
         r["true_prob_mean"] = math.nan  # scoring a given text needs echo+logprobs, which chat APIs lack
+        r["true_prob_kind"] = f"unavailable: {NO_SCORING}"
         rows.append(r)
         pairs.append((control_text, text))
     for r, d in zip(rows, obs.embedding_distances(pairs)):
@@ -195,7 +220,8 @@ def run(backend, grid: Grid, checkpoint_dir: str | Path | None = None, vocab=Non
     local = hasattr(backend, "teacher_forced")
     if not local and vocab is None:
         raise ValueError("an API backend needs a vocabulary (tokenizer) for the token-level actions")
-    ckpt = Path(checkpoint_dir) / grid.fingerprint(backend.name) if checkpoint_dir else None
+    ckpt = (Path(checkpoint_dir) / grid.fingerprint(backend_identity(backend, vocab), identity.code())
+            if checkpoint_dir else None)
     records = []
     for a in tqdm(attr.load(list(grid.attractors)), desc=f"A-E grid on {backend.name}", disable=not progress):
         path = ckpt / f"{a.name}.json" if ckpt else None
@@ -225,6 +251,33 @@ def unavailable(records) -> list[dict]:
     return [r for r in records if "unavailable" in r]
 
 
+def unavailable_observables(df) -> dict[str, str]:
+    """{observable: why} for the observables this run could not measure at all (an API without logprobs:
+    the KL; any API: the probability of the true continuation)."""
+    out = {}
+    for name, kind in KIND_OF.items():
+        if kind in df and len(df) and df[kind].astype(str).str.startswith("unavailable").all():
+            out[name] = str(df[kind].iloc[0]).removeprefix("unavailable: ")
+    return out
+
+
+def mean_per_step(step_lists):
+    """(mean, rows) per decoding step of per-row step arrays of different lengths (API KL steps stop at the
+    divergence point): aligned on the step, padded with NaN, averaged over the rows that reach the step.
+    Rows without steps are left out; empty lists when no row has any."""
+    import numpy as np
+
+    rows = [list(s) for s in step_lists if s is not None and len(s)]
+    if not rows:
+        return [], []
+    if len({len(s) for s in rows}) == 1:  # equal lengths (the exact local KL): the plain mean
+        return np.mean(np.stack(rows), axis=0).tolist(), [len(rows)] * len(rows[0])
+    padded = np.full((len(rows), max(len(s) for s in rows)), np.nan)
+    for i, s in enumerate(rows):
+        padded[i, :len(s)] = s
+    return np.nanmean(padded, axis=0).tolist(), (~np.isnan(padded)).sum(axis=0).tolist()
+
+
 def per_attractor(df, observable: str):
     """Control and perturbed values per (action, magnitude) and attractor, seeds averaged."""
     control = df[df.action == "control"].set_index("attractor")[observable]
@@ -247,8 +300,12 @@ def compare(records, observables: list[str] | None = None, resamples: int = 2000
     from .. import stats
 
     df = frame(records)
+    missing = unavailable_observables(df)
     rows = []
     for name in observables or list(OBSERVABLES):
+        if name in missing:  # one row per condition saying so, rather than silently no rows
+            rows += _unavailable_rows(df, name, missing[name])
+            continue
         if name not in df or df[name].isna().all():
             continue
         control, means = per_attractor(df, name)
@@ -274,4 +331,15 @@ def compare(records, observables: list[str] | None = None, resamples: int = 2000
         tested = out["p"].notna()
         if tested.any():
             out.loc[tested, "p_holm"] = stats.holm(out.loc[tested, "p"].to_numpy())
+    if "unavailable" in out:  # the last column, so that the numeric columns keep their places
+        out = out[[c for c in out if c != "unavailable"] + ["unavailable"]]
     return out
+
+
+def _unavailable_rows(df, name: str, why: str) -> list[dict]:
+    pert = df[df.action != "control"]
+    magnitudes = pert["magnitude"].astype(object).where(pert["magnitude"].notna(), "-")
+    conditions = list(dict.fromkeys(zip(pert.action, magnitudes)))
+    return [{"action": a, "magnitude": m, "observable": name, "n_attractors": 0, "mean_difference": math.nan,
+             "ci_low": math.nan, "ci_high": math.nan, "p": math.nan, "effect_size_dz": math.nan,
+             "unavailable": why} for a, m in conditions]

@@ -91,6 +91,38 @@ def label(action: str, magnitude) -> str:
     return action if magnitude in (None, "-") or magnitude != magnitude else f"{action} {magnitude:g}"
 
 
+# ------------------------------------------------------------------ the run record of an API backend
+
+def backend_records(backends: dict, records: dict | None = None) -> dict:
+    """{label: record} for each API backend: endpoint, capabilities, reported identity, server quirks
+    worked around, requests and cost, and the observables and actions it could not measure (with why).
+    Local backends need no record (everything is measured); they give none."""
+    out = {}
+    for name, (backend, _vocab) in backends.items():
+        if not hasattr(backend, "record"):
+            continue
+        rec = backend.record()
+        if records is not None and name in records:
+            rec["unavailable observables"] = ex.unavailable_observables(ex.frame(records[name]))
+            rec["unavailable actions"] = {r["action"]: r["unavailable"] for r in ex.unavailable(records[name])}
+        out[name] = rec
+    return out
+
+
+def show_backend_records(backends: dict, records: dict | None = None) -> None:
+    """Print each API backend's record in the notebook, and keep it in the output's metadata
+    (``lab_backend``) where tools read it; nothing for local backends."""
+    import json
+
+    from IPython.display import Markdown, display
+
+    for name, rec in backend_records(backends, records).items():
+        lines = [f"**Backend record: {name}**", ""]
+        lines += [f"- {k}: {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"
+                  for k, v in rec.items()]
+        display(Markdown("\n".join(lines)), metadata={"lab_backend": {name: rec}})
+
+
 # ------------------------------------------------------------------ figures
 
 def _labelled(df):
@@ -99,11 +131,22 @@ def _labelled(df):
     return df
 
 
+def _unavailable_note(fig, why: str):
+    """Say on the figure itself that its quantity could not be measured, and why (no bars are drawn)."""
+    fig.add_annotation(text=f"unavailable: {why}", showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+                       font=dict(size=14))
+    return fig
+
+
 def fig_delta(cmp, observable: str, title: str):
     """Mean perturbed - control difference per condition with its bootstrap 95% interval."""
     import plotly.graph_objects as go
 
     d = _labelled(cmp[cmp.observable == observable])
+    if "unavailable" in d and len(d) and d["unavailable"].notna().all():
+        fig = go.Figure()
+        fig.update_layout(title=title, template="plotly_white", height=380, margin=dict(l=50, r=20, t=50, b=40))
+        return _unavailable_note(fig, d["unavailable"].iloc[0])
     err = dict(type="data", symmetric=False, array=(d.ci_high - d.mean_difference).round(5).tolist(),
                arrayminus=(d.mean_difference - d.ci_low).round(5).tolist())
     fig = go.Figure(go.Bar(x=d.condition.tolist(), y=d.mean_difference.round(5).tolist(), error_y=err,
@@ -127,6 +170,32 @@ def fig_kl_comparison(df):
                             y=means.word_kl_delta.tolist())])
     fig.update_layout(barmode="group", template="plotly_white", height=380, yaxis_title="value",
                       margin=dict(l=50, r=20, t=30, b=40), legend=dict(orientation="h", y=1.1))
+    missing = ex.unavailable_observables(df)
+    if "kl_mean" in missing:
+        _unavailable_note(fig, f"next-token KL: {missing['kl_mean']}")
+    return fig
+
+
+def fig_kl_steps(df, actions=("A", "B", "C", "D", "E")):
+    """KL along the decoding steps for the strongest magnitude of each action, averaged over attractors and
+    seeds. Rows have different numbers of steps through an API (its KL stops at the divergence point):
+    each step is averaged over the rows that reach it (``experiments.mean_per_step``)."""
+    import numpy as np
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for action in actions:
+        sub = df[df.action == action]
+        if len(sub):
+            top = sub[sub.magnitude == sub.magnitude.max()]
+            means, _rows = ex.mean_per_step(top.kl_steps.tolist())
+            if means:
+                fig.add_trace(go.Scatter(y=np.round(means, 5).tolist(), mode="lines",
+                                         name=label(action, top.magnitude.iloc[0])))
+    fig.update_layout(template="plotly_white", height=360, xaxis_title="decoding step", yaxis_title="KL, nats")
+    missing = ex.unavailable_observables(df)
+    if "kl_mean" in missing:
+        _unavailable_note(fig, f"next-token KL: {missing['kl_mean']}")
     return fig
 
 
@@ -142,6 +211,9 @@ def fig_heatmap(df, observable: str, delta: bool, title: str):
     fig = go.Figure(go.Heatmap(z=table.round(4).values.tolist(), x=table.columns.tolist(), y=table.index.tolist(),
                                colorscale="RdBu_r", zmid=0 if delta else None))
     fig.update_layout(title=title, template="plotly_white", height=520, margin=dict(l=90, r=20, t=50, b=80))
+    missing = ex.unavailable_observables(df)
+    if observable in missing:
+        _unavailable_note(fig, missing[observable])
     return fig
 
 
@@ -156,6 +228,11 @@ def fig_control_vs_modified(df, observable: str = "true_prob_mean"):
     d[observable] = d[observable].round(5)
     fig = px.scatter(d, x="control", y=observable, color="action", hover_data=["condition", "attractor"],
                      template="plotly_white", height=420)
+    missing = ex.unavailable_observables(df)
+    if observable in missing:
+        fig.update_layout(xaxis_title=f"control {observable}", yaxis_title=f"perturbed {observable}",
+                          margin=dict(l=50, r=20, t=30, b=40))
+        return _unavailable_note(fig, missing[observable])
     lim = [0, float(max(d.control.max(), d[observable].max()) * 1.05 or 1)]
     fig.add_shape(type="line", x0=lim[0], y0=lim[0], x1=lim[1], y1=lim[1], line=dict(dash="dot", color="grey"))
     fig.update_layout(xaxis_title=f"control {observable}", yaxis_title=f"perturbed {observable}",
@@ -185,4 +262,16 @@ def original_vs_actual(df):
     out = c[["original_score", "original_ceiling", "original_memorized", "matched_prefix", "extractable_32",
              "true_prob_mean"]].copy()
     out["continuation"] = c.text.str.slice(0, 80)
-    return out.round(3)
+    out = out.round(3)
+    if "true_prob_mean" in ex.unavailable_observables(df):
+        out["true_prob_mean"] = "unavailable"
+    return out
+
+
+def word_kl_correlation(df) -> float | str:
+    """Spearman correlation of the original word-count "KL" with the next-token KL over the perturbed runs
+    ("unavailable" when the backend gives no KL)."""
+    if "kl_mean" in ex.unavailable_observables(df):
+        return "unavailable"
+    sub = df[df.action != "control"]
+    return float(sub[["original_word_kl", "kl_mean"]].corr(method="spearman").iloc[0, 1])

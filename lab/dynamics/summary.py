@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+UNAVAILABLE = "unavailable"  # glued in place of a figure the run could not measure (never an estimate)
 OBSERVABLES = {"kl": ("kl_mean", 1.0), "drop": ("true_prob_mean", -1.0)}  # short name: (column, sign)
 
 
@@ -25,24 +26,54 @@ def _strongest(cmp, column: str):
     return out
 
 
-def action_figures(cmp, prefix: str = "p1e") -> dict:
-    """{f"{prefix}_{obs}_{action}[_low|_high]": value} for every action of a paired-comparison table."""
+def _is_unavailable(rows) -> bool:
+    """Rows of a comparison table that ``experiments.compare`` marked unmeasurable on this backend."""
+    return "unavailable" in rows and len(rows) > 0 and rows["unavailable"].notna().all()
+
+
+ACTIONS = ("A", "B", "C", "D", "E")  # the prose cites each of them
+
+
+def action_figures(cmp, prefix: str = "p1e", expected=ACTIONS) -> dict:
+    """{f"{prefix}_{obs}_{action}[_low|_high]": value} for every action of a paired-comparison table; an
+    observable the backend cannot measure, or an ``expected`` action it could not run (C through an API),
+    is glued as "unavailable", interval included."""
     out = {}
     for short, (column, sign) in OBSERVABLES.items():
-        for action, row in _strongest(cmp, column).items():
-            lo, hi = sign * row.ci_low, sign * row.ci_high
+        strongest = _strongest(cmp, column)
+        for action in [a for a in expected if a not in strongest]:
             key = f"{prefix}_{short}_{action}"
-            out[key] = float(sign * row.mean_difference)
-            out[f"{key}_low"], out[f"{key}_high"] = float(min(lo, hi)), float(max(lo, hi))
+            out[key] = out[f"{key}_low"] = out[f"{key}_high"] = UNAVAILABLE
+            out[f"{key}_magnitude"] = "-"
+        for action, row in strongest.items():
+            key = f"{prefix}_{short}_{action}"
+            if isinstance(row.get("unavailable"), str):
+                out[key] = out[f"{key}_low"] = out[f"{key}_high"] = UNAVAILABLE
+            else:
+                lo, hi = sign * row.ci_low, sign * row.ci_high
+                out[key] = float(sign * row.mean_difference)
+                out[f"{key}_low"], out[f"{key}_high"] = float(min(lo, hi)), float(max(lo, hi))
             out[f"{key}_magnitude"] = str(row.magnitude)
     return out
 
 
-def robustness(cmp) -> float:
+def robustness(cmp) -> float | str:
     """The original's robustness score, 1 − mean |Δ Mem|, with Δ Mem our drop in p(true continuation),
-    over every perturbed condition of the table."""
+    over every perturbed condition of the table ("unavailable" where that probability is)."""
     rows = cmp[cmp.observable == "true_prob_mean"]
+    if _is_unavailable(rows):
+        return UNAVAILABLE
     return float(1 - rows.mean_difference.abs().mean())
+
+
+def strongest_kl(cmp, label) -> dict:
+    """The condition with the largest mean KL and that KL, glued as p1e_strongest and p1e_strongest_kl;
+    both "unavailable" when the backend returned no log-probabilities (or no condition has a KL)."""
+    kl = cmp[cmp.observable == "kl_mean"].set_index(["action", "magnitude"])
+    if _is_unavailable(kl) or not kl.mean_difference.notna().any():
+        return {"p1e_strongest": UNAVAILABLE, "p1e_strongest_kl": UNAVAILABLE}
+    strongest = kl.mean_difference.idxmax()
+    return {"p1e_strongest": label(*strongest), "p1e_strongest_kl": float(kl.mean_difference.max())}
 
 
 def slug(model: str) -> str:

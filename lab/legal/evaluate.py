@@ -396,6 +396,22 @@ def verdict_above(interval: stats.Interval, threshold: float) -> str:
     return "inconclusive"
 
 
+# The edge-deployment criterion reads wall-clock latency from another process: it varies with the machine and
+# its load, so the chapter shows it in a cell of its own that the tests do not compare.
+MACHINE_DEPENDENT_CRITERION = "edge deployment: quantization succeeds and latency < 150 ms (§6.1)"
+MACHINE_DEPENDENT_FIGURES = ("p3_int8_p50_ms", "p3_int8_agreement")
+
+
+def split_machine_dependent(criteria):
+    """(criteria and figures a test can compare, the machine-dependent criterion and its figures)."""
+    figures = criteria.attrs["figures"]
+    fixed = criteria.drop(index=MACHINE_DEPENDENT_CRITERION)
+    fixed.attrs = {"figures": {k: v for k, v in figures.items() if k not in MACHINE_DEPENDENT_FIGURES}}
+    machine = criteria.loc[[MACHINE_DEPENDENT_CRITERION]]
+    machine.attrs = {"figures": {k: figures[k] for k in MACHINE_DEPENDENT_FIGURES}}
+    return fixed, machine
+
+
 def criteria_table(rows: list[dict]):
     import pandas as pd
 
@@ -466,7 +482,7 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
     int8 = deployment.loc["LoRA merged int8 (dynamic)"]
     ok = int8["p50 ms"] < 150 and int8["same class as LoRA fp32"] >= 0.9
     figures.update(p3_int8_p50_ms=float(int8["p50 ms"]), p3_int8_agreement=float(int8["same class as LoRA fp32"]))
-    rows.append(["edge deployment: quantization succeeds and latency < 150 ms (§6.1)",
+    rows.append([MACHINE_DEPENDENT_CRITERION,
                  f"int8 p50 {int8['p50 ms']:.0f} ms, p95 {int8['p95 ms']:.0f} ms; same class as fp32 on "
                  f"{int8['same class as LoRA fp32']:.0%} of {int(int8['examples'])} examples",
                  "p50 < 150 ms and >= 90% agreement", "met" if ok else "not met"])
