@@ -57,8 +57,7 @@ SPEC_TRAINING = Spec(*COMMON,
                      Param("dropout_seeds", (int,), "seeds of the dropout-0.25 runs", minimum=1),
                      Param("recipe_seeds", (int,), "seeds of the model A and model B recipes as the originals "
                            "trained them (0: none)", minimum=0),
-                     Param("lambda_phi", (float,), "weight of the IIT term", minimum=0.0),
-                     Param("resamples", (int,), "bootstrap resamples", minimum=1000))
+                     Param("lambda_phi", (float,), "weight of the IIT term", minimum=0.0))
 SPEC_COLLATE = Spec(*COMMON)
 SPEC_COLLAPSE = Spec(*COMMON, Param("max_new_tokens", (int,), "tokens generated per prompt", minimum=1),
                      Param("prompts", (list,), "prompts", item_types=(str,)),
