@@ -9,10 +9,11 @@ from lab import runner
 
 ROOT = runner.REPO
 KEY_PATTERNS = [
-    r"sk-or-v1-[0-9a-f]{32,}",  # OpenRouter
-    r"sk-(?:proj-)?[A-Za-z0-9_-]{20,}",  # OpenAI style
-    r"hf_[A-Za-z0-9]{30,}",  # Hugging Face
-    r"gh[pousr]_[A-Za-z0-9]{30,}",  # GitHub
+    # a key starts a token: "task-trained-to-its-plateau" (a heading's anchor) holds "sk-" but is no key
+    r"(?<![A-Za-z0-9])sk-or-v1-[0-9a-f]{32,}",  # OpenRouter
+    r"(?<![A-Za-z0-9])sk-(?:proj-)?[A-Za-z0-9_-]{20,}",  # OpenAI style
+    r"(?<![A-Za-z0-9])hf_[A-Za-z0-9]{30,}",  # Hugging Face
+    r"(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9]{30,}",  # GitHub
     r"AKIA[0-9A-Z]{16}",  # AWS
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
 ]
@@ -60,6 +61,8 @@ def test_the_scanner_finds_planted_secrets_and_paths(monkeypatch):
     monkeypatch.setenv("SOME_SETTING", "not-a-pattern-but-a-value-1234")
     assert "value of a *_API_KEY/_TOKEN variable" not in scan_text(planted)
     assert scan_text("a clean line with /usr/lib/python3 and sk-short") == []
+    assert scan_text('href="#the-copy-task-trained-to-its-plateau"') == []  # "sk-" inside a word
+    assert scan_text("OPENAI_API_KEY=sk-proj-" + "Ab1_" * 6) and scan_text('"sk-' + "x" * 24 + '"')
 
 
 def test_published_outputs_hold_no_secrets_or_machine_paths():
