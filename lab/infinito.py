@@ -1,4 +1,6 @@
-"""Infinito V5.2 re-implemented from its description (003_3cc34b719484f3c9.txt) on top of ``lab.gpt``.
+"""Infinito V5.2 re-implemented from its code (webtilians/principiodelTodo@9a2da8af:src/infinito_v5_2_refactored.py and
+``src/core/``, as data/sources/ORIGINAL_REPOS.md maps them) on top of ``lab.gpt``; the results it reports are
+those of 003_3cc34b719484f3c9.txt.
 
 The original ("InfinitoV52Refactored", 65,324,439 parameters) is the clean GPT with these switches set:
 no causal mask, post-LayerNorm blocks, PyTorch default initialisation, 1,000 learned positions, an

@@ -1,10 +1,14 @@
 """The claims ledger: every claim of the five source documents, with a verdict computed from the book's runs.
 
 ``data/claims.yml`` lists the claims (id, source document, the claim in one line, what would test it, the
-rule that judges it, the page and section holding the evidence). A rule is a function of this module that
-reads the values the executed chapters glued (``glued``) and returns a :class:`Verdict`: one of
-``VERDICTS``, with the figure and its interval. Nothing here types a result: change a chapter's run and the
-ledger's verdicts follow when its page is re-executed.
+rule that judges it, the page and section holding the evidence, and the **scale** the claim is about). A rule is
+a function of this module that reads the values the executed chapters glued (``glued``), and the figures the
+originals reported (``data/originals.yml``, each cited), and returns a :class:`Verdict`: one of ``VERDICTS``,
+with the figure, its interval and the scale of the run it read. :func:`gate` then lets a verdict stand only
+when that run meets the claim's scale, or when the claim's logic does not depend on scale (arithmetic, a bug
+by construction, a reading of the original code); otherwise the row says "not testable here" and what ran.
+Nothing here types a result: change a chapter's run and the ledger's verdicts follow when its page is
+re-executed.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import ast
 import json
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from itertools import combinations
 from pathlib import Path
@@ -20,12 +24,13 @@ from typing import Callable
 
 import yaml
 
-from . import proportions
 from .params import Param, Spec
 from .provenance import REPO
 
 BOOK = REPO / "book"
 CLAIMS = REPO / "data" / "claims.yml"
+ORIGINALS = REPO / "data" / "originals.yml"
+SOURCE_DIR = REPO / "data" / "sources"
 SOURCES = ("000_7d8c1fa5ebf167ba.txt", "001_2f74044695a0fe33.txt", "002_c22a35c3f9d7c84b.txt",
            "003_3cc34b719484f3c9.txt", "004_27d3d2876e77c6bd.txt")
 VERDICTS = ("supported", "refuted", "not supported", "inconclusive", "not testable here")
@@ -40,13 +45,45 @@ class LedgerError(ValueError):
 
 
 @dataclass(frozen=True)
+class RunScale:
+    """What a run was: a readable label, and the quantities a claim's scale is compared with (None: unknown)."""
+    what: str
+    params: float | None = None
+    data: str | None = None
+    steps: float | None = None
+
+
+@dataclass(frozen=True)
 class Verdict:
     status: str
     figure: str
+    run: RunScale | None = None  # the run the verdict read; None for rules that judge no run of the book's
 
     def __post_init__(self):
         if self.status not in VERDICTS:
             raise LedgerError(f"unknown verdict {self.status!r}; verdicts: {', '.join(VERDICTS)}")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The scale a claim is about (from claims.yml). ``independent`` names why the claim's logic holds at any
+    scale (arithmetic, a bug by construction, code reading); a verdict on such a claim stands whatever ran."""
+    about: str
+    params: tuple[float, float] | None = None  # the parameter range the claim is about
+    data: str | None = None  # the corpus it is about
+    steps: float | None = None  # the training it is about (the unit the part's runs report)
+    independent: str | None = None
+
+    def __post_init__(self):
+        if self.params is not None:
+            object.__setattr__(self, "params", tuple(float(x) for x in self.params))
+
+    def met_by(self, run: RunScale) -> bool:
+        if self.params is not None and (run.params is None or not self.params[0] <= run.params <= self.params[1]):
+            return False
+        if self.data is not None and run.data != self.data:
+            return False
+        return self.steps is None or (run.steps is not None and run.steps >= self.steps)
 
 
 @dataclass(frozen=True)
@@ -58,6 +95,12 @@ class Claim:
     rule: str
     page: str
     section: str
+    scale: Scale
+    args: dict = field(default_factory=dict)  # keyword arguments of the rule (one rule judging many rows)
+
+    def __post_init__(self):
+        if isinstance(self.scale, dict):
+            object.__setattr__(self, "scale", Scale(**self.scale))
 
 
 # ---------------------------------------------------------------- reading the executed chapters
@@ -76,6 +119,10 @@ def _value(data: dict):
         return text
 
 
+def load_originals(path: Path = ORIGINALS) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
 @cache
 def _glued(path: Path, mtime: float) -> dict:
     nb = json.loads(path.read_text())
@@ -86,6 +133,26 @@ def _glued(path: Path, mtime: float) -> dict:
             if scrap:
                 out[scrap["name"]] = _value(output.get("data", {}))
     return out
+
+
+@cache
+def _run_parameters(path: Path, mtime: float) -> dict:
+    nb = json.loads(path.read_text())
+    defaults = {}
+    source = REPO / "notebooks" / path.name  # the parameters cell holds the defaults; the record, the overrides
+    for cell in json.loads(source.read_text())["cells"] if source.exists() else []:
+        if "parameters" in cell.get("metadata", {}).get("tags", []):
+            for node in ast.parse("".join(cell["source"])).body:
+                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+                    defaults[node.targets[0].id] = ast.literal_eval(node.value)
+    return {**defaults, **nb.get("metadata", {}).get("lab", {}).get("parameters", {})}
+
+
+def run_parameters(page: str) -> dict:
+    path = BOOK / f"{page}.ipynb"
+    if not path.exists():
+        raise LedgerError(f"book/{page}.ipynb does not exist (run `python -m lab book`)")
+    return _run_parameters(path, path.stat().st_mtime)
 
 
 def glued(page: str) -> dict:
@@ -102,18 +169,28 @@ class Results:
     ``pages`` maps a page name to its {name: value}; by default the executed book (:func:`glued`). Rules read
     only through a Results, so that a test can drive them with made-up values (:meth:`of`)."""
 
-    def __init__(self, pages: Callable[[str], dict] = None):
+    def __init__(self, pages: Callable[[str], dict] = None, originals: dict | None = None):
         self.pages = pages or glued
+        self.originals = originals if originals is not None else load_originals()
         self.used: set[tuple[str, str]] = set()  # (page, name) of every value a rule read
 
     @classmethod
-    def of(cls, values: dict[str, dict]) -> "Results":
-        """Results over given {page: {name: value}} instead of the book."""
+    def of(cls, values: dict[str, dict], originals: dict | None = None) -> "Results":
+        """Results over given {page: {name: value}} (and figures of the originals) instead of the book."""
         def page_values(page: str) -> dict:
             if page not in values:
                 raise LedgerError(f"no page {page!r} among the given results")
             return values[page]
-        return cls(page_values)
+        return cls(page_values, originals)
+
+    def original(self, *keys):
+        """A figure of data/originals.yml, by its keys."""
+        value = self.originals
+        for k in keys:
+            if not isinstance(value, dict) or k not in value:
+                raise LedgerError(f"data/originals.yml has no {'/'.join(map(str, keys))!r}")
+            value = value[k]
+        return value
 
     def __call__(self, page: str, name: str):
         values = self.pages(page)
@@ -121,6 +198,14 @@ class Results:
             raise LedgerError(f"book/{page}.ipynb glues no {name!r}")
         self.used.add((page, name))
         return values[name]
+
+    def parameter(self, page: str, name: str):
+        """A parameter of the run a page recorded (its defaults, overridden by what the run was given)."""
+        values = self.pages(page)
+        params = values["__parameters__"] if "__parameters__" in values else run_parameters(page)
+        if name not in params:
+            raise LedgerError(f"book/{page}.ipynb records no parameter {name!r}")
+        return params[name]
 
     def has(self, page: str, name: str) -> bool:
         try:
@@ -133,9 +218,71 @@ class Results:
         return list(self.pages(page))
 
 
+# ---------------------------------------------------------------- the runs a rule reads, and their scale
+
+REGISTRY_MODELS = {"smollm2-135m": ("SmolLM2-135M-Instruct", "smollm2_params_m"),
+                   "gemma3-270m": ("Gemma-3-270M", "gemma3_params_m")}
+
+
+def _model(r: Results, name: str) -> tuple[str, float | None]:
+    """A readable name and the parameter count of a model a page ran (None for a model the book cannot count)."""
+    if name in REGISTRY_MODELS:
+        label, key = REGISTRY_MODELS[name]
+        return label, r("p0_models_assets", key) * 1e6
+    return name, None
+
+
+def run_part1(r: Results, page: str) -> RunScale:
+    label, params = _model(r, r.parameter(page, "model"))
+    return RunScale(f"{label} (4-bit GGUF weights de-quantized), on the book's attractors", params,
+                    "pretraining corpus")
+
+
+def run_pretrained(r: Results) -> RunScale:
+    names = r.parameter("p5_memorization_scale", "pretrained")
+    models = [_model(r, n) for n in names]
+    sizes = [p for _, p in models if p is not None]
+    return RunScale(" and ".join(m for m, _ in models) + " (pretrained, 4-bit GGUF de-quantized)",
+                    max(sizes) if len(sizes) == len(models) and sizes else None, "pretraining corpus")
+
+
+def run_ladder(r: Results) -> RunScale:
+    p = "p5_memorization_scale"
+    size, share = r(p, "p5_max_log10_params"), r(p, "p5_canary_share")
+    return RunScale(f"byte-level GPTs up to 10^{size:.1f} parameters, trained here on a stream {share:.1%} "
+                    "canaries", 10 ** size, "canary stream")
+
+
+PART2_SIZE_GLUE = {"p2_training": "n_params", "p2_expectations": "n_params_run"}  # pages that glue their size
+
+
+def run_part2(r: Results, page: str = "p2_training") -> RunScale:
+    data = "wikitext-2" if r.parameter(page, "corpus") == "wikitext" else "Shakespeare+Milton substitute"
+    epochs = r.parameter(page, "epochs")
+    if page in PART2_SIZE_GLUE:
+        n = r(page, PART2_SIZE_GLUE[page])
+        return RunScale(f"a {n / 1e6:.2f}M-parameter Infinito on the {data} ({epochs} epochs)", n, data.lower(),
+                        epochs)
+    return RunScale(f"a {r.parameter(page, 'n_layer')}-layer, d {r.parameter(page, 'n_embd')} Infinito on the {data} "
+                    f"({epochs} epochs)", None, data.lower(), epochs)
+
+
+def run_part3(r: Results) -> RunScale:
+    label, params = _model(r, r.parameter("p3_legal_lora", "model"))
+    steps, seeds = r("p3_legal_lora", "p3_steps"), r("p3_legal_lora", "p3_seeds")
+    return RunScale(f"{label}, {steps} LoRA steps per seed, {seeds} seeds", params, None, steps)
+
+
+def run_original(r: Results, key: str) -> RunScale:
+    """A run the originals reported: the figure is theirs, so it is at the claim's own scale."""
+    run = r.original(key)
+    return RunScale(run["what"], run.get("params"), run.get("data"), run.get("steps"))
+
+
 # ---------------------------------------------------------------- rules
 
-RULES: dict[str, Callable[[Results], Verdict]] = {}
+RULES: dict[str, Callable[..., Verdict]] = {}
+NOT_JUDGING = {"models_out_of_reach", "model_robustness_ranking", "wikitext_ppl_reported", "not_run", "ppl_range_normal"}  # say what cannot run
 
 
 def rule(fn):
@@ -196,7 +343,8 @@ def action_impact_ranking(r: Results) -> Verdict:
     figs = _drops(r, seed)
     status, notes = ordering(figs, _chain(seed))
     return Verdict(status, "drop in p(true continuation), original's prompt edits: " + _ranked(figs)
-                   + (f"; reversed: {', '.join(n.replace('_seed', '') for n in notes)}" if notes else ""))
+                   + (f"; reversed: {', '.join(n.replace('_seed', '') for n in notes)}" if notes else ""),
+                   run_part1(r, "p1_experiments"))
 
 
 @rule
@@ -208,7 +356,8 @@ def level_hierarchy(r: Results) -> Verdict:
     status, notes = ordering(figs, pairs)
     return Verdict(status, "drop in p(true continuation), each action at its strongest magnitude: " + _ranked(figs)
                    + (f"; reversed: {', '.join(notes)}" if notes else "")
-                   + " (an ordering of levels holds only for the magnitudes run: their units differ)")
+                   + " (an ordering of levels holds only for the magnitudes run: their units differ)",
+                   run_part1(r, "p1_experiments"))
 
 
 @rule
@@ -221,19 +370,25 @@ def model_robustness_ranking(r: Results) -> Verdict:
                    "the same score on the book's models: " + ", ".join(f"{k} {v:.3f}" for k, v in ours.items()))
 
 
+# Attractors whose continuation follows from a rule visible in the prompt: reproducing them needs no memory.
+RULE_GENERATED = ("counting", "alphabet")
+
+
 @rule
 def small_models_do_not_memorize(r: Results) -> Verdict:
-    """Judged on the canaries (random strings cannot be predicted, only memorized); the attractors a small
-    pretrained model reproduces are shown by name, since a rule-generated text needs no memorization."""
+    """Judged on the pretrained models and natural texts, the setting the claim is about. The canaries of the
+    ladder are shown, not judged: models trained here on a stream a third canaries are not that setting."""
     p = "p5_memorization_scale"
+    k, n = r(p, "p5_pretrained_extractable"), r(p, "p5_pretrained_tested")
+    texts = [t for t in (r(p, "p5_pretrained_extractable_texts") or "").replace("none", "").split(", ") if t]
+    natural = [t for t in texts if t not in RULE_GENERATED]
     top, tlo, thi = (r(p, x) for x in ("p5_top_rate", "p5_top_rate_low", "p5_top_rate_high"))
-    size, dups = r(p, "p5_max_log10_params"), r(p, "p5_top_duplicates")
-    k, n = r("p1_attractors", "p1a_extractable"), r("p1_attractors", "p1a_testable")
-    texts = r(p, "p5_pretrained_extractable_texts") or "none"
-    status = "refuted" if tlo > 0 else "inconclusive"
-    return Verdict(status, f"a 10^{size:.1f}-parameter GPT reproduces a share {ci(top, tlo, thi, '.2f')} (Wilson) of "
-                   f"the canaries it saw {dups} times; SmolLM2-135M reproduces {k} of {n} testable attractors 32 "
-                   f"tokens verbatim (texts the pretrained models reproduce: {texts})")
+    fig = (f"the pretrained models reproduce {k} of {n} (model, attractor) pairs 32 tokens verbatim: "
+           f"{', '.join(texts) or 'none'}; natural texts among them: {', '.join(natural) or 'none'} "
+           f"({', '.join(RULE_GENERATED)} follow a rule the prompt shows). Not judged: byte-level models trained "
+           f"here on a stream of canaries reproduce a share {ci(top, tlo, thi, '.2f')} (Wilson) of those seen "
+           f"{r(p, 'p5_top_duplicates')} times")
+    return Verdict("refuted" if natural else "supported", fig, run_pretrained(r))
 
 
 @rule
@@ -243,18 +398,23 @@ def memorization_threshold_70b(r: Results) -> Verdict:
     if math.isnan(r(p, "p5_delta_bic_size")):
         fig = "no variation in extraction on this ladder, so no fit"
     else:
-        fig = (f"smooth growth vs threshold: BIC difference {r(p, 'p5_delta_bic_size'):.1f} (positive favours a "
-               f"threshold); slope {ci(r(p, 'p5_slope'), r(p, 'p5_slope_low'), r(p, 'p5_slope_high'), '.2f')} "
-               "log-odds per decade")
+        slope = r(p, "p5_slope")
+        slope = ("not identifiable (no interval: the fit runs to a bound)" if math.isnan(slope) else
+                 ci(slope, r(p, "p5_slope_low"), r(p, "p5_slope_high"), ".2f") + " log-odds per decade")
+        fig = (f"smooth growth vs threshold: BIC difference {r(p, 'p5_delta_bic_size'):.1f}, AIC difference "
+               f"{r(p, 'p5_delta_aic_size'):.1f} (positive favours a threshold); slope {slope}")
     fig += (f"; largest model 10^{r(p, 'p5_max_log10_params'):.1f}, {r(p, 'p5_decades_below_70b'):.1f} decades "
             "below 70B")
     if r.has("p5_memorization_scale_gpu", "p5_delta_bic_size"):
-        fig += f"; the H100 ladder: BIC difference {r('p5_memorization_scale_gpu', 'p5_delta_bic_size'):.1f}"
-    if math.isfinite(first) and top_low > 0 and first < math.log10(70e9):
-        return Verdict("refuted", f"verbatim memorization appears from 10^{first:.1f} parameters, far below 70B "
-                       f"(the largest model reproduces a share of at least {top_low:.2f} of its canaries, Wilson 95% "
-                       "lower bound); " + fig)
-    return Verdict("not testable here", fig)
+        fig += f"; the larger ladder: BIC difference {r('p5_memorization_scale_gpu', 'p5_delta_bic_size'):.1f}"
+    near = math.log10(70e9) - 0.5  # within half a decade of 70B
+    if math.isfinite(first) and top_low > 0 and first < near:
+        return Verdict("refuted", f"extraction appears from 10^{first:.1f} parameters (the largest model "
+                       f"reproduces a share of at least {top_low:.2f} of its canaries, Wilson 95% lower bound); "
+                       + fig, run_ladder(r))
+    if math.isfinite(first) and top_low > 0:
+        return Verdict("supported", f"extraction appears only from 10^{first:.1f} parameters; " + fig, run_ladder(r))
+    return Verdict("inconclusive", f"no model extracts its canaries beyond chance; " + fig, run_ladder(r))
 
 
 @rule
@@ -268,6 +428,12 @@ def models_out_of_reach(r: Results) -> Verdict:
 
 
 @rule
+def not_run(r: Results, why: str) -> Verdict:
+    """A claim no run of this book can reach, with the reason (claims.yml's ``args``)."""
+    return Verdict("not testable here", why)
+
+
+@rule
 def wikitext_ppl_reported(r: Results) -> Verdict:
     ppl, lo, hi = (r("p2_training", k) for k in ("ppl_iit", "ppl_iit_low", "ppl_iit_high"))
     ratio, n = r("p2_training", "ratio"), r("p2_training", "n_seeds")
@@ -278,12 +444,15 @@ def wikitext_ppl_reported(r: Results) -> Verdict:
 
 @rule
 def memorization_score_protocol(r: Results) -> Verdict:
-    ceiling = r("p1_analysis", "p1x_ceiling_max")
-    capped, n = r("p1_attractors", "p1a_capped"), r("p1_attractors", "p1a_n_attractors")
-    status = "refuted" if ceiling < 0.7 else "inconclusive"
-    return Verdict(status, f"the original score's highest attainable value over the runs is {ceiling:.3f}, below "
-                   f"its own 0.7 threshold; for {capped} of {n} attractors not even a perfect continuation "
-                   "reaches the code's 0.8")
+    """The threshold is a definition; what can be judged is whether a verbatim recall reaches it. That is
+    arithmetic on the texts (the score of a perfect continuation), so it holds for any model."""
+    p = "p1_attractors"
+    below, n = r(p, "p1a_ceiling_below_07"), r(p, "p1a_n_attractors")
+    top, top_text = r(p, "p1a_ceiling_max"), r(p, "p1a_ceiling_max_text")
+    fig = (f"a perfect {r.parameter(p, 'max_new_tokens')}-token continuation scores below 0.7 for {below} of {n} "
+           f"attractors (highest {top:.3f}, {top_text}): the score compares the continuation with the canonical "
+           "text, prompt included (ebaenamar/llm-controlled-dynamics@8d5dda35:src/core/metrics.py)")
+    return Verdict("refuted" if below else "supported", fig, run_part1(r, p))
 
 
 @rule
@@ -293,9 +462,10 @@ def collate_bug_fake_ppl(r: Results) -> Verdict:
     to about 1, so a one-epoch figure of 18.99 needs another cause (the page reads the original's pipelines)."""
     p = "p2_collate_postmortem"
     fake, honest, reported = r(p, "fake"), r(p, "honest"), r(p, "reported_fake")
+    run = run_part2(r, p)
     if not fake < honest / 5:
         return Verdict("refuted", f"unshifted labels give PPL {fake:.2f}, not far below the {honest:.2f} of the same "
-                       f"model with shifted labels (reported {reported})")
+                       f"model with shifted labels (reported {reported})", run)
     plateau, cross, epoch = r(p, "plateau_ppl"), r(p, "cross_step"), r(p, "steps_per_epoch")
     first = (f"unshifted labels give a false PPL ({fake:.2f} against {honest:.2f} with shifted labels, same "
              f"model and steps)")
@@ -303,9 +473,9 @@ def collate_bug_fake_ppl(r: Results) -> Verdict:
         return Verdict("not supported", f"{first}; but trained on, the copy task passes {reported} at step "
                        f"{cross:.0f} of a {epoch:.0f}-step epoch and levels off at {plateau:.3f}, and the "
                        f"original's own copy-bug trainer stored {r(p, 'orig_epoch1'):.2f} after one epoch: "
-                       "one epoch of the bug gives about 1, not the reported figure")
+                       "one epoch of the bug gives about 1, not the reported figure", run)
     return Verdict("supported", f"{first}; one epoch of the copy task is still at or above the reported "
-                   f"{reported} (first step below it: {cross:.0f}, epoch {epoch:.0f} steps)")
+                   f"{reported} (first step below it: {cross:.0f}, epoch {epoch:.0f} steps)", run)
 
 
 @rule
@@ -315,7 +485,7 @@ def dropout_froze_phi_weights(r: Results) -> Verdict:
     status = "refuted" if m25 >= 0.5 * m15 and m25 > 100 * plain else "supported"
     return Verdict(status, f"phi weights moved {m25:.4f} at dropout 0.25 and {m15:.4f} at 0.15 (largest change over "
                    f"the runs at each); {plain:.1e} with the phi loss off: the loss, not dropout, decides whether "
-                   "they move")
+                   "they move", run_part2(r))
 
 
 @rule
@@ -325,12 +495,13 @@ def dropout_improved_ppl(r: Results) -> Verdict:
     p = "p2_training"
     d15, d25 = r(p, "dropout_ppl_015"), r(p, "dropout_ppl_025")
     a, b = r(p, "reported_a"), r(p, "reported_b")  # the original's PPL at dropout 0.15 and 0.25
+    seeds = r.parameter(p, "dropout_seeds")
     fig = (f"validation PPL {d25:.1f} at dropout 0.25 against {d15:.1f} at 0.15 ({d25 / d15 - 1:+.1%}; reported: "
-           f"{b:.2f} against {a:.2f}, {b / a - 1:+.1%}), means over the same seeds, scaled-down model, substitute "
-           "corpus")
+           f"{b:.2f} against {a:.2f}, {b / a - 1:+.1%}), means over the same {seeds} seeds")
+    run = run_part2(r)
     if not r.has(p, "dropout_ppl_diff_low"):
         return Verdict("not supported" if d25 >= d15 else "inconclusive",
-                       fig + "; no interval of the difference, so neither supported nor refuted")
+                       fig + "; no interval of the difference, so neither supported nor refuted", run)
     d, lo, hi = (r(p, f"dropout_ppl_diff{s}") for s in ("", "_low", "_high"))  # PPL at 0.25 minus at 0.15
     if hi < 0:
         status = "supported"
@@ -338,63 +509,144 @@ def dropout_improved_ppl(r: Results) -> Verdict:
         status = "refuted"
     else:
         status = "not supported" if d >= 0 else "inconclusive"
-    return Verdict(status, fig + f"; difference {ci(d, lo, hi, '.1f')}")
+    return Verdict(status, fig + f"; difference {ci(d, lo, hi, '.1f')}", run)
 
 
 @rule
 def ratio_caused_mode_collapse(r: Results) -> Verdict:
-    ratio = r("p2_training", "ratio")
+    """Judged only where a page varied the parameters-per-token ratio and glued the change in greedy repetition
+    from the lowest to the highest ratio, with its interval; otherwise nothing here can attribute the collapse to
+    the ratio, whatever the decoders show."""
     p = "p2_mode_collapse"
-    iit, plain, t1 = r(p, "rep_greedy_orig"), r(p, "rep_greedy_plain"), r(p, "rep_t1_orig")
-    status = "not supported" if t1 < 0.5 * iit else "inconclusive"
-    return Verdict(status, f"at {ratio:.1f} parameters per training token, greedy repetition is {iit:.3f} with IIT "
-                   f"and {plain:.3f} without; sampling at T = 1 brings it to {t1:.3f}: decoding, not the ratio")
+    iit, t1 = r(p, "rep_greedy_orig"), r(p, "rep_t1_orig")
+    fig = (f"greedy repetition {iit:.3f}, sampling at T = 1 {t1:.3f}, at one ratio "
+           f"({r('p2_training', 'ratio'):.1f} parameters per training token)")
+    if not r.has(p, "rep_ratio_diff"):
+        return Verdict("not testable here", fig + ": the ratio was not varied, so no run here can attribute the "
+                       "repetition to it")
+    d, lo, hi = (r(p, f"rep_ratio_diff{s}") for s in ("", "_low", "_high"))
+    status = "supported" if lo > 0 else "refuted" if hi < 0 else "inconclusive"
+    return Verdict(status, f"greedy repetition at the highest ratio minus at the lowest {ci(d, lo, hi)}; " + fig,
+                   run_part2(r, p))
 
 
 @rule
 def collapse_at_every_temperature(r: Results) -> Verdict:
+    """Collapse at a temperature: repetition at least half of greedy decoding's. Refuted when one of the claim's
+    temperatures falls below that, supported when all that ran stay above it."""
     p = "p2_mode_collapse"
-    greedy, t1 = r(p, "rep_greedy_orig"), r(p, "rep_t1_orig")
-    status = "refuted" if t1 < 0.5 * greedy else "supported"
-    return Verdict(status, f"unigram repetition {greedy:.3f} under greedy decoding, {t1:.3f} when sampling at T = 1")
+    greedy = r(p, "rep_greedy_orig")
+    temps = {t: r(p, k) for t, k in (("0.7", "rep_t07_orig"), ("1.0", "rep_t1_orig"), ("1.2", "rep_t12_orig"))
+             if r.has(p, k) and math.isfinite(r(p, k))}
+    fig = f"unigram repetition {greedy:.3f} under greedy decoding; " + ", ".join(
+        f"{v:.3f} at T = {t}" for t, v in temps.items())
+    if not temps:
+        return Verdict("inconclusive", fig + "no sampled temperature ran", run_part2(r, p))
+    status = "refuted" if any(v < 0.5 * greedy for v in temps.values()) else "supported"
+    return Verdict(status, fig, run_part2(r, p))
 
 
 @rule
-def iit_features_functional(r: Results) -> Verdict:
+def iit_memory_written(r: Results) -> Verdict:
+    """A code fact at any size: the memory's write priority can never exceed its threshold (ORIGINAL_REPOS.md,
+    B.6), and the count of writes in training shows it."""
     p = "p2_training"
-    writes, n = r(p, "memory_writes"), r(p, "n_seeds")
-    diff = ci(r(p, "diff"), r(p, "diff_low"), r(p, "diff_high"), ".2f")
-    # functional: the memory is used, and the phi loss changes validation PPL beyond seed noise, for the better
-    status = "refuted" if writes == 0 else ("supported" if r(p, "diff_high") < 0 else "inconclusive")
-    return Verdict(status, f"the IIT-guided memory was written {writes} times in training; the phi loss changes "
-                   f"validation PPL by {diff} ({n} seeds)")
+    writes = r(p, "memory_writes")
+    return Verdict("refuted" if writes == 0 else "supported",
+                   f"the IIT-guided memory was written {writes} times over all training runs: its write priority "
+                   "is at most 0.9 against a fixed threshold of 3.0 (webtilians/principiodelTodo@9a2da8af:"
+                   "src/core/iit_guided_memory.py)", run_part2(r))
 
 
 @rule
-def ppl_projections(r: Results) -> Verdict:
-    """004's projections are unrelated items: counted with their lists, never pooled into a proportion. The
-    claim's headline (best validation PPL 50-80 after 20 epochs) is judged only where the page could judge it:
-    an absolute perplexity needs WikiText-2 at the projected size."""
+def iit_loss_helps(r: Results) -> Verdict:
+    p = "p2_training"
+    n = r(p, "n_seeds")
+    d, lo, hi = r(p, "diff"), r(p, "diff_low"), r(p, "diff_high")
+    status = "supported" if hi < 0 else "refuted" if lo > 0 else "inconclusive"
+    return Verdict(status, f"the phi loss changes validation PPL by {ci(d, lo, hi, '.2f')} (paired t-interval, unit "
+                   f"the seed, n {n}; lower in {r(p, 'n_negative')} of {n}; exact sign-flip p {r(p, 'diff_p'):.4f}, "
+                   f"the smallest {n} pairs allow {r(p, 'diff_p_floor'):.4f})", run_part2(r))
+
+
+def _listed(r: Results, page: str, name: str) -> list[str]:
+    text = r(page, name)
+    return [] if text in ("", "none") else text.split("; ")
+
+
+def _span(low: float, high: float) -> str:
+    return f"below {high:g}" if low == -math.inf else f"{low:g}" if low == high else f"{low:g} to {high:g}"
+
+
+@rule
+def projection(r: Results, figure: str, low: float, high: float) -> Verdict:
+    """One projection of 004: judged on the original's own run where it measured the figure (its own scale),
+    else as the expectations page judged it (which judges only at the projection's scope)."""
+    for key in ("projection_run", "by_construction"):
+        measured = r.original(key, "measured")
+        if figure in measured:
+            value = measured[figure]
+            status = "supported" if low <= value <= high else "refuted"
+            return Verdict(status, f"{value:g} against the projected {_span(low, high)} ("
+                           f"{r.original(key, 'what')}; {r.original(key, 'cite')})", run_original(r, key))
     p = "p2_expectations"
-    met, judged, untestable = r(p, "met"), r(p, "judged"), r(p, "untestable")
-    met_list, not_met_list = r(p, "met_list"), r(p, "not_met_list")
-    counted = (f"{met} of {judged} projections judgeable here met (met: {met_list}; not met: {not_met_list}); "
-               f"{untestable} not testable here")
-    headline = "best validation PPL"
-    if headline in not_met_list.split("; "):
-        return Verdict("refuted", f"best validation PPL {r(p, 'best_ppl'):.1f} against the projected 50-80; {counted}")
-    if headline in met_list.split("; "):
-        status = "supported" if not_met_list == "none" else "inconclusive"
-        return Verdict(status, f"best validation PPL {r(p, 'best_ppl'):.1f} within the projected 50-80; {counted}")
-    return Verdict("not testable here", f"the projected PPL is an absolute WikiText-2 figure at the original size, "
-                   f"which this run is not (best validation PPL here {r(p, 'best_ppl'):.1f}); {counted}")
+    verdicts = {"supported": "met_list", "refuted": "not_met_list", "not testable here": "untestable_list"}
+    for status, name in verdicts.items():
+        if figure in _listed(r, p, name):
+            return Verdict(status, f"the expectations page judges it {name.removesuffix('_list').replace('_', ' ')} "
+                           f"(projected {_span(low, high)}; {r(p, 'n_params_run'):,} parameters, {r(p, 'n_layer_run')} "
+                           "layers, on the corpus stated there)", run_part2(r, p))
+    raise LedgerError(f"book/{p}.ipynb lists no projection {figure!r}")
+
+
+@rule
+def original_not_overfitting(r: Results) -> Verdict:
+    """Judged on the original's own figures (its scale): a best epoch before the last one run means validation
+    got worse while training went on."""
+    a = r.originals["model_a"]
+    ratio = a["val_ppl"] / a["train_ppl"]
+    run = run_original(r, "model_a")
+    fig = (f"model A's best validation epoch was {a['best_epoch']} of {a['epochs_planned']}, with early stopping "
+           f"not triggered, and validation PPL {a['val_ppl']} is {ratio:.2f}x its train PPL {a['train_ppl']} "
+           f"({a['cite']})" + ("" if a.get("val_ppl_by_epoch") else "; the per-epoch log of that run is not in the "
+                                "repository"))
+    log = a.get("val_ppl_by_epoch")  # absent: the repository keeps no per-epoch log of model A's run
+    if log:
+        best = min(range(len(log)), key=log.__getitem__)
+        rise = log[-1] / log[best] - 1
+        fig += f"; the log's validation PPL ends {rise:+.1%} above its best (epoch {best + 1} of {len(log)})"
+        return Verdict("refuted" if rise > 0.05 else "supported", fig, run)
+    if a["best_epoch"] < a["epochs_planned"] and not a["early_stopping_triggered"]:
+        return Verdict("not supported", fig, run)
+    return Verdict("supported", fig, run)
+
+
+@rule
+def model_b_changes(r: Results) -> Verdict:
+    """Code reading: did model B differ from model A only in what 003 says?"""
+    b = r.originals["model_b"]
+    extra = [d for d in b["code_differences"] if d not in b["stated_changes"]]
+    stated = ", ".join(b["stated_changes"])
+    if extra:
+        return Verdict("refuted", f"003 names {stated} ({b['stated_cite']}); the script also differs: "
+                       f"{'; '.join(extra)} ({b['code_cite']})", RunScale("the original's scripts"))
+    return Verdict("supported", f"the scripts differ only in {stated} ({b['code_cite']})",
+                   RunScale("the original's scripts"))
+
+
+@rule
+def ppl_range_normal(r: Results) -> Verdict:
+    base, a = r.originals["baseline_no_iit"], r.originals["model_a"]
+    return Verdict("not testable here", f"a normal range for a 65M model on WikiText-2 needs such runs, which this "
+                   f"book cannot make; the original's own plain baseline reached {base['val_ppl']} after "
+                   f"{base['epoch']} epochs against model A's {a['val_ppl']} ({base['cite']})")
 
 
 def _legal(r: Results, task: str, threshold: float, label: str) -> Verdict:
-    v, lo, hi = (r("p3_legal_lora", k) for k in (f"p3_{task}_lora", f"p3_{task}_low", f"p3_{task}_high"))
-    steps = r("p3_legal_lora", "p3_steps")
-    return Verdict(against(lo, hi, threshold), f"{label} {ci(v, lo, hi)} against {threshold:.2f} (SmolLM2-135M, "
-                   f"{steps} LoRA steps)")
+    p = "p3_legal_lora"
+    v, lo, hi = (r(p, k) for k in (f"p3_{task}_lora", f"p3_{task}_low", f"p3_{task}_high"))
+    return Verdict(against(lo, hi, threshold), f"{label} {ci(v, lo, hi)} against {threshold:.2f}; majority class "
+                   f"{r(p, f'p3_{task}_majority'):.3f}, random {r(p, f'p3_{task}_random'):.3f}", run_part3(r))
 
 
 @rule
@@ -411,39 +663,45 @@ def legal_concept_accuracy(r: Results) -> Verdict:
 def legal_loss_reduction(r: Results) -> Verdict:
     v, lo, hi = (r("p3_legal_lora", k) for k in ("p3_loss_reduction", "p3_loss_reduction_low",
                                                   "p3_loss_reduction_high"))
-    return Verdict(against(lo, hi, 0.5), f"validation-loss reduction {ci(v, lo, hi)} (t interval over seeds)")
+    return Verdict(against(lo, hi, 0.5), f"validation-loss reduction {ci(v, lo, hi)} (t interval over seeds)",
+                   run_part3(r))
+
+
+PLAN_TASKS = ("jurisdiction", "topic")  # the plan's two accuracy criteria; cloze is the book's addition
 
 
 @rule
 def legal_beats_random(r: Results) -> Verdict:
-    """Supported when every task beats random (Holm p < 0.05); refuted only when a task is significantly *below*
-    random; with no task significantly worse, estimates that all point below random leave it not supported, and
-    anything else (intervals straddling 0, some tasks better) inconclusive."""
-    tasks = [k.removeprefix("p3_").removesuffix("_vs_random_p_holm") for k in r.names("p3_legal_lora")
-             if k.endswith("_vs_random_p_holm")]
-    if not tasks:
-        raise LedgerError("book/p3_legal_lora.ipynb glues no p3_*_vs_random_p_holm value")
+    """Judged on the plan's tasks: supported when each beats random (Holm p < 0.05); refuted when one is
+    significantly *below* random; not supported when none is worse but all point below; else inconclusive. The
+    book's added cloze task is shown beside them, not judged."""
+    p = "p3_legal_lora"
     parts, better, worse, below = [], [], [], []
-    for t in tasks:
-        d, lo, hi, p = (r("p3_legal_lora", f"p3_{t}_vs_random{s}") for s in ("", "_low", "_high", "_p_holm"))
-        parts.append(f"{t} {ci(d, lo, hi)} (Holm p {p:.4f})")
-        better.append(p < 0.05 and d > 0)
-        worse.append(p < 0.05 and d < 0)
+    for t in PLAN_TASKS:
+        d, lo, hi, pv = (r(p, f"p3_{t}_vs_random{s}") for s in ("", "_low", "_high", "_p_holm"))
+        parts.append(f"{t} {ci(d, lo, hi)} (Holm p {pv:.4f})")
+        better.append(pv < 0.05 and d > 0)
+        worse.append(pv < 0.05 and d < 0)
         below.append(d <= 0)
-    if all(better):
-        status = "supported"
-    elif any(worse):
-        status = "refuted"
-    else:
-        status = "not supported" if all(below) else "inconclusive"
-    return Verdict(status, "LoRA minus random, per task: " + "; ".join(parts))
+    status = ("supported" if all(better) else "refuted" if any(worse)
+              else "not supported" if all(below) else "inconclusive")
+    extra = ""
+    if r.has(p, "p3_cloze_vs_random"):
+        extra = f"; the book's added cloze task: {ci(*(r(p, f'p3_cloze_vs_random{s}') for s in ('', '_low', '_high')))}"
+    return Verdict(status, "LoRA minus random, per task: " + "; ".join(parts) + extra, run_part3(r))
 
 
 @rule
 def legal_gain_over_base(r: Results) -> Verdict:
-    d, lo, hi = (r("p3_legal_lora", f"p3_jurisdiction_vs_base{s}") for s in ("", "_low", "_high"))
+    p = "p3_legal_lora"
+    d, lo, hi = (r(p, f"p3_jurisdiction_vs_base{s}") for s in ("", "_low", "_high"))
+    lora, base = r(p, "p3_jurisdiction_lora"), r(p, "p3_jurisdiction_base")
+    maj, rnd = r(p, "p3_jurisdiction_majority"), r(p, "p3_jurisdiction_random")
+    topic, topic_maj = r(p, "p3_topic_lora"), r(p, "p3_topic_majority")
     return Verdict(against(lo, hi, 0.15), f"jurisdiction accuracy gain over the zero-shot base model {ci(d, lo, hi)} "
-                   "against +0.15")
+                   f"against +0.15; but the base model's {base:.3f} is below random ({rnd:.3f}) and the majority "
+                   f"class ({maj:.3f}): over the majority class LoRA gains {lora - maj:+.3f}, and on topic it is "
+                   f"{topic - topic_maj:+.3f} ({topic:.3f} against {topic_maj:.3f})", run_part3(r))
 
 
 @rule
@@ -451,19 +709,39 @@ def legal_latency(r: Results) -> Verdict:
     ms, agree = r("p3_legal_lora", "p3_int8_p50_ms"), r("p3_legal_lora", "p3_int8_agreement")
     status = "supported" if ms < 150 and agree >= 0.9 else "refuted"
     return Verdict(status, f"int8 median latency {ms:.0f} ms on this book's 2-core CPU, same class as fp32 on "
-                   f"{agree:.0%} of examples (machine-dependent)")
+                   f"{agree:.0%} of examples (machine-dependent)", run_part3(r))
 
 
 @rule
 def legal_deployment_size(r: Results) -> Verdict:
-    mb = r("p3_legal_lora", "p3_quantized_mb")
-    return Verdict("supported" if mb < 300 else "refuted", f"quantized model {mb:.0f} MB against < 300 MB")
+    """Arithmetic on the plan's own model: int8 stores one byte per parameter, whatever machine runs it."""
+    plan = r.originals["plan_model"]
+    int8_mb = plan["params"] / 1e6
+    ours = r("p3_legal_lora", "p3_quantized_mb")
+    return Verdict("supported" if int8_mb < 300 else "refuted",
+                   f"{plan['name']} has {plan['params'] / 1e9:.2f}B parameters ({plan['cite']}): {int8_mb:,.0f} MB "
+                   f"at int8 and {int8_mb / 2:,.0f} MB at 4 bits, against < 300 MB; this book's 135M model, "
+                   f"quantized, is {ours:.0f} MB", RunScale("arithmetic on the plan's model"))
+
+
+@rule
+def lora_memory_reduction(r: Results) -> Verdict:
+    """Arithmetic: the memory of weights at equal precision scales with the parameter count."""
+    plan, big = r.originals["plan_model"], r.originals["seven_b_params"]
+    cut = 1 - plan["params"] / big["params"]
+    return Verdict("supported" if cut >= 0.9 else "refuted",
+                   f"{plan['name']} ({plan['params'] / 1e9:.2f}B) against the smallest 7B model ({big['params'] / 1e9:.2f}B, "
+                   f"{big['cite']}): {cut:.1%} less memory at equal precision; a 90% cut needs the small model at a "
+                   "lower precision than the large one", RunScale("arithmetic on parameter counts"))
 
 
 # ---------------------------------------------------------------- the ledger
 
 def load_claims(path: Path = CLAIMS) -> list[Claim]:
     entries = yaml.safe_load(Path(path).read_text())
+    for e in entries:
+        if "scale" not in e:
+            raise LedgerError(f"claim {e.get('id')}: no scale (what model, data or training the claim is about)")
     claims = [Claim(**e) for e in entries]
     ids = [c.id for c in claims]
     if len(set(ids)) != len(ids):
@@ -490,10 +768,13 @@ def anchor(section: str) -> str:
 
 
 def check(claims: list[Claim]) -> None:
-    """Every claim has a known source, a rule and an evidence section; raises LedgerError otherwise."""
+    """Every claim has a known source (in data/sources/), a rule and an evidence section; raises LedgerError
+    otherwise."""
     for c in claims:
         if c.source not in SOURCES:
             raise LedgerError(f"claim {c.id}: source {c.source!r} is not one of the five documents {SOURCES}")
+        if not (SOURCE_DIR / c.source).exists():
+            raise LedgerError(f"claim {c.id}: data/sources/{c.source} is missing")
         if c.rule not in RULES:
             raise LedgerError(f"claim {c.id}: no verdict rule {c.rule!r} in lab.ledger")
         if c.section not in headings(c.page):
@@ -508,10 +789,37 @@ def evaluate(claims: list[Claim], results: Results | None = None):
     results = results or Results()
     rows = []
     for c in claims:
-        v = RULES[c.rule](results)
+        v = gate(c, RULES[c.rule](results, **c.args))
         rows.append({"id": c.id, "source": c.source, "claim": c.claim, "test": c.test, "verdict": v.status,
-                     "figure": v.figure, "page": c.page, "section": c.section})
+                     "figure": v.figure, "page": c.page, "section": c.section, "basis": basis(c, v)})
     return pd.DataFrame(rows).set_index("id")
+
+
+def gate(claim: Claim, verdict: Verdict) -> Verdict:
+    """The verdict, if the run it read meets the claim's scale or the claim holds at any scale; otherwise "not
+    testable here", saying what ran and what the claim is about, with the run's figure kept for the reader."""
+    if verdict.status == "not testable here":
+        return verdict
+    if claim.scale.independent:
+        return Verdict(verdict.status, f"{verdict.figure} (holds at any scale: {claim.scale.independent})",
+                       verdict.run)
+    if verdict.run is None:
+        raise LedgerError(f"claim {claim.id}: rule {claim.rule} judged without saying which run it read")
+    if claim.scale.met_by(verdict.run):
+        return verdict
+    return Verdict("not testable here", f"ran {verdict.run.what}; the claim is about {claim.scale.about}. "
+                   f"At this scale: {verdict.figure}", verdict.run)
+
+
+BASES = {"any scale": "settled by arithmetic or by reading the original code, which holds at any scale",
+         "run": "judged by a run at the claim's own scale (the originals' own logged runs among them)",
+         "out of reach": "not testable here: they need models, data or training this book could not run"}
+
+
+def basis(claim: Claim, verdict: Verdict) -> str:
+    if verdict.status == "not testable here":
+        return "out of reach"
+    return "any scale" if claim.scale.independent else "run"
 
 
 COLUMN_WIDTHS = {"id": 11, "source": 12, "claim": 18, "test": 14, "verdict": 8, "figure": 26, "finding": 30}
@@ -551,8 +859,9 @@ def counts(ledger) -> dict[str, int]:
     return {v: int((ledger.verdict == v).sum()) for v in VERDICTS}
 
 
-def headline(ledger, ids=("memorization-threshold-70b", "small-models-zero-memorization", "level-hierarchy",
-                          "collate-fake-ppl", "iit-features-functional", "legal-jurisdiction-accuracy")) -> str:
+def headline(ledger, ids=("memorization-threshold-70b", "small-models-zero-memorization",
+                          "memorization-protocol-threshold", "collate-fake-ppl", "iit-memory-functional",
+                          "projection-best-validation-ppl", "legal-jurisdiction-accuracy", "legal-size")) -> str:
     """An HTML list for the landing page: the claims that carry each study, with their verdicts. HTML, not
     Markdown, because a glue pasted into another page of the book renders text, HTML or images only."""
     from html import escape
@@ -565,6 +874,30 @@ def headline(ledger, ids=("memorization-threshold-70b", "small-models-zero-memor
     return f'<ul class="ledger-headline">{"".join(items)}</ul>'
 
 
+def landing(ledger) -> str:
+    """The landing page's summary, in sentences: what fell or stood by arithmetic and code reading (any scale),
+    what the runs judged at the claim's own scale, and what needs runs this book could not do. HTML, as
+    :func:`headline`."""
+    from html import escape
+
+    paragraphs = []
+    for key, text in BASES.items():
+        rows = ledger[ledger.basis == key]
+        if rows.empty:
+            paragraphs.append(f"<p>No claim is {escape(text)}.</p>")
+            continue
+        by = [(v, rows[rows.verdict == v]) for v in VERDICTS if (rows.verdict == v).any()]
+        if key == "out of reach":
+            sources = ", ".join(f"{n} from {escape(s)}" for s, n in rows.source.value_counts().sort_index().items())
+            paragraphs.append(f"<p><strong>{len(rows)} claims are {escape(text)}</strong> ({sources}); each row of "
+                              "the ledger says what ran and what the claim needs.</p>")
+            continue
+        listed = "; ".join(f"{len(sel)} {escape(v)}: " + ", ".join(f"<em>{escape(c)}</em>" for c in sel.claim)
+                           for v, sel in by)
+        paragraphs.append(f"<p><strong>{len(rows)} claims are {escape(text)}</strong>. {listed}.</p>")
+    return "".join(paragraphs)
+
+
 def shortfalls(r: Results | None = None) -> list[dict]:
     """What did not work in the book's own runs (beyond the claims it refutes), each from glued values."""
     r = r or Results()
@@ -572,8 +905,10 @@ def shortfalls(r: Results | None = None) -> list[dict]:
     return [
         {"finding": "A LoRA-tuned language model loses to a bag-of-words classifier on the legal tasks",
          "figure": f"jurisdiction accuracy: LoRA {r(p3, 'p3_jurisdiction_lora'):.3f}, TF-IDF + logistic regression "
-                   f"{r(p3, 'p3_jurisdiction_tfidf'):.3f}; topic: LoRA {r(p3, 'p3_topic_lora'):.3f}, TF-IDF "
-                   f"{r(p3, 'p3_topic_tfidf'):.3f} ({r(p3, 'p3_steps')} LoRA steps per seed, not the plan's 2,000)",
+                   f"{r(p3, 'p3_jurisdiction_tfidf'):.3f}, majority class {r(p3, 'p3_jurisdiction_majority'):.3f}; "
+                   f"topic: LoRA {r(p3, 'p3_topic_lora'):.3f}, below the majority class "
+                   f"{r(p3, 'p3_topic_majority'):.3f}, TF-IDF {r(p3, 'p3_topic_tfidf'):.3f} ({r(p3, 'p3_steps')} LoRA "
+                   "steps per seed, not the plan's 2,000: an under-trained adapter, not a negative finding about LoRA)",
          "page": p3, "section": "Results on the test split"},
         {"finding": "The fine-tuned model does not recall statute wording (cloze)",
          "figure": f"cloze exact match {r(p3, 'p3_cloze_lora'):.3f} for LoRA, {r(p3, 'p3_cloze_majority'):.3f} for "

@@ -8,8 +8,12 @@ log10(duplicates):
 - ``threshold``: p = f + (c - f) * sigmoid((x - t) / w): a floor f below a transition at t of width w
   (decades) rising to a ceiling c; a "phase transition" is a small w.
 
-Both are fitted by maximum binomial likelihood to (x, n, k) cells and compared by AIC and BIC; a
-bootstrap that resamples canaries within each cell gives intervals for the slope b and the location t.
+Both are fitted by maximum binomial likelihood to (x, n, k) cells and compared by AIC and BIC (both are
+reported: with few cells they can point different ways); a bootstrap that resamples canaries within each cell
+gives intervals for the slope b and the location t. Where the data are separated (every canary extracted above
+some x, none below), the likelihood keeps rising as the curve steepens and the maximum-likelihood estimate does
+not exist: the optimiser stops at a bound. Such a fit is flagged ``at_bound`` and its parameters are reported
+as not identifiable, never as estimates.
 """
 from __future__ import annotations
 
@@ -39,6 +43,15 @@ def _nll(p, n, k):
     return -np.sum(k * np.log(p) + (n - k) * np.log(1 - p))
 
 
+LINEAR_BOUNDS = [(-30, 30), (-30, 30)]
+
+
+def at_bounds(values, bounds, names, tol: float = 1e-3) -> tuple[str, ...]:
+    """Names of the fitted values that sit on an optimisation bound (within tol of it)."""
+    return tuple(name for name, v, (lo, hi) in zip(names, values, bounds)
+                 if name and (abs(v - lo) <= tol * max(1.0, abs(lo)) or abs(hi - v) <= tol * max(1.0, abs(hi))))
+
+
 @dataclass(frozen=True)
 class Fit:
     model: str
@@ -46,6 +59,11 @@ class Fit:
     nll: float
     n_params: int
     n_obs: int
+    at_bound: tuple[str, ...] = ()  # parameters the optimiser left on a bound: no maximum-likelihood estimate
+
+    @property
+    def identifiable(self) -> bool:
+        return not self.at_bound
 
     @property
     def aic(self) -> float:
@@ -60,8 +78,9 @@ def fit_linear(x, n, k) -> Fit:
     x, n, k = map(np.asarray, (x, n, k))
     rate = np.clip(k.sum() / n.sum(), 1e-3, 1 - 1e-3)
     res = optimize.minimize(lambda th: _nll(linear_p(th, x), n, k), x0=[np.log(rate / (1 - rate)), 0.0],
-                            method="L-BFGS-B", bounds=[(-30, 30), (-30, 30)])
-    return Fit("linear", {"a": res.x[0], "b": res.x[1]}, float(res.fun), 2, int(n.sum()))
+                            method="L-BFGS-B", bounds=LINEAR_BOUNDS)
+    return Fit("linear", {"a": res.x[0], "b": res.x[1]}, float(res.fun), 2, int(n.sum()),
+               at_bounds(res.x, LINEAR_BOUNDS, ("a", "b")))
 
 
 def fit_threshold(x, n, k, start=None) -> Fit:
@@ -80,8 +99,10 @@ def fit_threshold(x, n, k, start=None) -> Fit:
         if best is None or res.fun < best.fun:
             best = res
     f, c, t, w = best.x
+    # a floor of 0 or a ceiling of 1 is a proper estimate of a probability, and a width on its lower bound says
+    # "at least this sharp"; a location on its bound (outside the data) is no estimate
     return Fit("threshold", {"floor": f, "ceiling": c, "location": t, "width": w}, float(best.fun), 4,
-               int(n.sum()))
+               int(n.sum()), at_bounds(best.x, bounds, ("", "", "location", "")))
 
 
 @dataclass(frozen=True)
@@ -109,6 +130,11 @@ class Comparison:
     def delta_bic(self) -> float:
         return self.linear.bic - self.threshold.bic
 
+    @property
+    def criteria_disagree(self) -> bool:
+        """AIC and BIC favour different models (their penalties differ by log n per parameter)."""
+        return (self.delta_aic > 0) != (self.delta_bic > 0)
+
 
 def compare(x, outcomes: list[np.ndarray], resamples: int = 1000, seed: int = 0, level: float = 0.95) -> Comparison:
     """Fit both models to cells at positions ``x``, each with an array of 0/1 outcomes (one per canary)."""
@@ -117,16 +143,23 @@ def compare(x, outcomes: list[np.ndarray], resamples: int = 1000, seed: int = 0,
     k = np.array([int(np.sum(o)) for o in outcomes])
     lin, thr = fit_linear(x, n, k), fit_threshold(x, n, k)
     rng = np.random.default_rng(seed)
-    slopes, locs, widths = [], [], []
+    slopes, locs, widths, lin_bound, thr_bound = [], [], [], [], []
     for _ in range(resamples):
         kb = np.array([int(np.sum(rng.choice(o, len(o)))) for o in outcomes])
-        slopes.append(fit_linear(x, n, kb).params["b"])
+        lb = fit_linear(x, n, kb)
+        slopes.append(lb.params["b"])
+        lin_bound.append(not lb.identifiable)
         t = fit_threshold(x, n, kb, start=list(thr.params.values()))
         locs.append(t.params["location"])
         widths.append(t.params["width"])
+        thr_bound.append("location" in t.at_bound)
     a = (1 - level) / 2
 
-    def ci(v):
+    def ci(v, bound, fit):
+        # an interval whose tail is made of fits stopped at a bound is the bound, not the data: not reported
+        if not fit.identifiable or (resamples and np.mean(bound) > a):
+            return float("nan"), float("nan")
         return float(np.quantile(v, a)), float(np.quantile(v, 1 - a))
 
-    return Comparison(lin, thr, ci(slopes), ci(locs), ci(widths), int(k.sum()), int(n.sum()))
+    return Comparison(lin, thr, ci(slopes, lin_bound, lin), ci(locs, thr_bound, thr), ci(widths, thr_bound, thr),
+                      int(k.sum()), int(n.sum()))

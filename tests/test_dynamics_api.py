@@ -325,7 +325,7 @@ def test_the_memorization_chapter_measures_an_api_model_like_the_local_one(serve
     local = ex.frame(ex.run(vocab, ex.Grid(tuple(pre.loc["tiny"].index), {}, (0,), 8, 12, 0.0, 16), progress=False))
     local = local[local.action == "control"].set_index("attractor").matched_prefix
     assert pre.loc["tiny"]["matched tokens"].to_dict() == local.astype(int).to_dict()
-    assert pre["mean p(true token)"].isna().all()  # an API gives no teacher-forced probabilities here
+    assert pre["geometric mean p(true token)"].isna().all()  # an API gives no teacher-forced probabilities here
 
 
 def test_the_memorization_chapter_refuses_bad_api_or_device_parameters_before_work(monkeypatch):

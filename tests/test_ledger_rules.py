@@ -34,26 +34,38 @@ def drops(suffix: str, order: str) -> dict:
 
 
 BOOK = {
-    "p0_models_assets": {"smollm2_params_m": 134.515},
+    "p0_models_assets": {"smollm2_params_m": 134.515, "gemma3_params_m": 268.1},
     "p1_experiments": {**drops("_seed", "CBADE"), **drops("", "CBADE"),
-                       "p1e_robustness_smollm2_135m": 0.94, "p1e_robustness_gemma3_270m": 0.93},
-    "p1_attractors": {"p1a_extractable": 1, "p1a_testable": 9, "p1a_capped": 9, "p1a_n_attractors": 10},
-    "p1_analysis": {"p1x_ceiling_max": 0.18},
+                       "p1e_robustness_smollm2_135m": 0.94, "p1e_robustness_gemma3_270m": 0.93,
+                       "__parameters__": {"model": "smollm2-135m"}},
+    "p1_attractors": {"p1a_ceiling_below_07": 9, "p1a_n_attractors": 10, "p1a_ceiling_max": 1.0,
+                      "p1a_ceiling_max_text": "hello_world_c",
+                      "__parameters__": {"model": "smollm2-135m", "max_new_tokens": 32}},
     "p5_memorization_scale": {**interval("p5_top_rate", 1.0, 0.61, 1.0), **interval("p5_slope", 2.0, 1.3, 3.5),
-                              "p5_max_log10_params": 5.9, "p5_top_duplicates": 64,
+                              "p5_max_log10_params": 5.9, "p5_top_duplicates": 64, "p5_canary_share": 0.337,
+                              "p5_pretrained_extractable": 2, "p5_pretrained_tested": 20,
                               "p5_pretrained_extractable_texts": "counting", "p5_first_extracting_log10": 5.0,
-                              "p5_delta_bic_size": -9.3, "p5_decades_below_70b": 4.9},
+                              "p5_delta_bic_size": -9.3, "p5_delta_aic_size": -2.6, "p5_decades_below_70b": 4.9,
+                              "__parameters__": {"pretrained": ["smollm2-135m", "gemma3-270m"]}},
     "p2_training": {**interval("ppl_iit", 263.1, 255.1, 271.1), **interval("diff", -5.2, -5.8, -4.3),
                     "ratio": 16.8, "move_iit_015": 0.011, "move_iit_025": 0.0107, "move_plain": 4.2e-8,
                     "dropout_ppl_015": 264.7, "dropout_ppl_025": 271.9, "reported_a": 216.46, "reported_b": 207.15,
-                    "memory_writes": 0, "n_seeds": 3},
+                    "memory_writes": 0, "n_seeds": 5, "n_params": 647014, "diff_p": 0.0625, "diff_p_floor": 0.0625,
+                    "n_negative": 5,
+                    "__parameters__": {"corpus": "substitute", "epochs": 2, "dropout_seeds": 2}},
     "p2_collate_postmortem": {"fake": 21.3, "honest": 263.1, "reported_fake": 18.99, "plateau_ppl": 1.005,
-                              "cross_step": 50, "steps_per_epoch": 5267, "orig_epoch1": 1.06},
-    "p2_mode_collapse": {"rep_greedy_orig": 0.975, "rep_greedy_plain": 0.975, "rep_t1_orig": 0.24},
-    "p2_expectations": {"met": 1, "judged": 4, "untestable": 21, "best_ppl": 263.1,
-                        "met_list": "parameter count", "not_met_list": "occupied slots; average importance",
-                        "untestable_list": "best validation PPL; BLEU-1 against WikiText-2"},
-    "p3_legal_lora": {"p3_steps": 60,
+                              "cross_step": 50, "steps_per_epoch": 5267, "orig_epoch1": 1.06,
+                              "__parameters__": {"corpus": "substitute", "epochs": 2, "n_layer": 2, "n_embd": 64}},
+    "p2_mode_collapse": {"rep_greedy_orig": 0.975, "rep_greedy_plain": 0.975, "rep_t1_orig": 0.24,
+                         "rep_t07_orig": 0.66, "rep_t12_orig": 0.2,
+                         "__parameters__": {"corpus": "substitute", "epochs": 2, "n_layer": 2, "n_embd": 64}},
+    "p2_expectations": {"n_params_run": 730786, "n_layer_run": 3,
+                        "met_list": "parameters", "not_met_list": "active memory slots; average slot importance",
+                        "untestable_list": "test PPL; BLEU-1 against WikiText-2",
+                        "__parameters__": {"corpus": "substitute", "epochs": 20}},
+    "p3_legal_lora": {"p3_steps": 60, "p3_seeds": 3, "p3_jurisdiction_majority": 0.361,
+                      "p3_jurisdiction_random": 0.241, "p3_jurisdiction_base": 0.108, "p3_topic_majority": 0.350,
+                      "p3_topic_random": 0.095, "__parameters__": {"model": "smollm2-135m"},
                       **interval("p3_jurisdiction", 0.45, 0.38, 0.51), "p3_jurisdiction_lora": 0.45,
                       **interval("p3_topic", 0.27, 0.21, 0.33), "p3_topic_lora": 0.27,
                       **interval("p3_loss_reduction", 0.81, 0.78, 0.84),
@@ -74,6 +86,7 @@ class Case(NamedTuple):
     verdict: str
     changes: dict  # {page: {name: value}} applied to BOOK
     figure_has: str = ""  # a piece of text the figure must contain
+    args: dict | None = None  # the rule's keyword arguments, when not ARGS'
 
 
 def p1e(**kw):
@@ -91,25 +104,28 @@ CASES = [
     Case("level_hierarchy", "inconclusive", p1e(**interval("p1e_drop_A", 0.3, 0.1, 0.34))),
     # Mistral-7B and Llama-3-8B cannot be loaded: only what the book's models score
     Case("model_robustness_ranking", "not testable here", {}, "smollm2_135m 0.940"),
-    # the models are whichever the page glued a score for, read through the Results it is given
     Case("model_robustness_ranking", "not testable here", p1e(p1e_robustness_tiny_gpt=0.5), "tiny_gpt 0.500"),
-    # canaries a small trained model reproduces refute "small models do not memorize"; issue 17 re-judges
-    # the pretrained models' side (this rule cannot yet return "supported")
-    Case("small_models_do_not_memorize", "refuted", {}),
-    Case("small_models_do_not_memorize", "inconclusive",
-         {"p5_memorization_scale": interval("p5_top_rate", 0.0, 0.0, 0.39)}),
+    # judged on natural texts the pretrained models reproduce; rule-generated ones need no memory
+    Case("small_models_do_not_memorize", "supported", {}, "natural texts among them: none"),
+    Case("small_models_do_not_memorize", "refuted",
+         {"p5_memorization_scale": {"p5_pretrained_extractable_texts": "counting, hamlet"}}, "among them: hamlet"),
+    Case("small_models_do_not_memorize", "supported",
+         {"p5_memorization_scale": {"p5_pretrained_extractable_texts": "", "p5_pretrained_extractable": 0}}),
     Case("memorization_threshold_70b", "refuted", {}, "at least 0.61"),
-    Case("memorization_threshold_70b", "not testable here",
+    Case("memorization_threshold_70b", "supported", {"p5_memorization_scale": {"p5_first_extracting_log10": 10.8}}),
+    Case("memorization_threshold_70b", "inconclusive",
          {"p5_memorization_scale": {"p5_first_extracting_log10": math.inf, "p5_top_rate_low": 0.0,
                                     "p5_delta_bic_size": NAN}}, "no variation in extraction"),
-    Case("memorization_threshold_70b", "not testable here",
-         {"p5_memorization_scale": {"p5_top_rate_low": 0.0},
-          "p5_memorization_scale_gpu": {"p5_delta_bic_size": -10.9}}, "the H100 ladder: BIC difference -10.9"),
+    Case("memorization_threshold_70b", "inconclusive",
+         {"p5_memorization_scale": {"p5_top_rate_low": 0.0, **interval("p5_slope", NAN, NAN, NAN)},
+          "p5_memorization_scale_gpu": {"p5_delta_bic_size": -10.9}}, "the larger ladder: BIC difference -10.9"),
     Case("models_out_of_reach", "not testable here", {}, "at most 135M parameters"),
+    Case("not_run", "not testable here", {}, "no such model"),
     Case("wikitext_ppl_reported", "not testable here", {}, "263.1 [255.1, 271.1]"),
-    # a threshold no continuation can reach refutes the protocol's use of it
-    Case("memorization_score_protocol", "refuted", {}),
-    Case("memorization_score_protocol", "inconclusive", {"p1_analysis": {"p1x_ceiling_max": 0.9}}),
+    Case("ppl_range_normal", "not testable here", {}, "187.08"),
+    # a verbatim recall scored below the protocol's threshold refutes the threshold as a test of memorization
+    Case("memorization_score_protocol", "refuted", {}, "9 of 10 attractors"),
+    Case("memorization_score_protocol", "supported", {"p1_attractors": {"p1a_ceiling_below_07": 0}}),
     # 18.99 is a false perplexity, but one epoch of the copy bug ends near 1: the cause named is not supported
     Case("collate_bug_fake_ppl", "not supported", {}, "levels off at 1.005"),
     Case("collate_bug_fake_ppl", "supported", {"p2_collate_postmortem": {"cross_step": 6000}}),
@@ -119,9 +135,9 @@ CASES = [
     Case("dropout_froze_phi_weights", "refuted", {}),
     Case("dropout_froze_phi_weights", "supported", {"p2_training": {"move_iit_025": 0.001}}),
     Case("dropout_froze_phi_weights", "supported", {"p2_training": {"move_iit_025": 1e-6}}),
-    # two means without an interval of their difference can point against the claim, never support it:
-    # a 0.1-PPL improvement between single runs is inconclusive (issue 21)
+    # two means without an interval of their difference can point against the claim, never support it
     Case("dropout_improved_ppl", "not supported", {}, "+2.7%; reported: 207.15 against 216.46, -4.3%"),
+    Case("dropout_improved_ppl", "not supported", {}, "means over the same 2 seeds"),
     Case("dropout_improved_ppl", "inconclusive", {"p2_training": {"dropout_ppl_025": 264.6}}, "no interval"),
     Case("dropout_improved_ppl", "supported",
          {"p2_training": interval("dropout_ppl_diff", -10.0, -15.0, -5.0)}, "-10.0 [-15.0, -5.0]"),
@@ -130,21 +146,35 @@ CASES = [
     Case("dropout_improved_ppl", "inconclusive", {"p2_training": interval("dropout_ppl_diff", -2.0, -7.0, 3.0)}),
     Case("dropout_improved_ppl", "inconclusive",
          {"p2_training": {"dropout_ppl_025": 264.6, **interval("dropout_ppl_diff", -0.1, NAN, NAN)}}),
-    # the ratio is never varied, so this rule cannot return supported or refuted (issue 17)
-    Case("ratio_caused_mode_collapse", "not supported", {}),
-    Case("ratio_caused_mode_collapse", "inconclusive", {"p2_mode_collapse": {"rep_t1_orig": 0.9}}),
-    Case("collapse_at_every_temperature", "refuted", {}),
-    Case("collapse_at_every_temperature", "supported", {"p2_mode_collapse": {"rep_t1_orig": 0.9}}),
-    Case("iit_features_functional", "refuted", {}),
-    Case("iit_features_functional", "supported", {"p2_training": {"memory_writes": 12}}),
-    Case("iit_features_functional", "inconclusive",
-         {"p2_training": {"memory_writes": 12, **interval("diff", 1.0, -2.0, 4.0)}}),
-    # the headline (best validation PPL) is judged only where the page could judge it; the rest is a count
-    Case("ppl_projections", "not testable here", {}, "1 of 4 projections judgeable here met"),
-    Case("ppl_projections", "refuted", {"p2_expectations": {"not_met_list": "best validation PPL; occupied slots"}}),
-    Case("ppl_projections", "supported", {"p2_expectations": {"met_list": "best validation PPL", "not_met_list": "none"}}),
-    Case("ppl_projections", "inconclusive", {"p2_expectations": {"met_list": "parameter count; best validation PPL"}}),
-    Case("legal_jurisdiction_accuracy", "refuted", {}, "against 0.60"),
+    # the ratio is judged only where a page varied it
+    Case("ratio_caused_mode_collapse", "not testable here", {}, "the ratio was not varied"),
+    Case("ratio_caused_mode_collapse", "supported", {"p2_mode_collapse": interval("rep_ratio_diff", 0.3, 0.2, 0.4)}),
+    Case("ratio_caused_mode_collapse", "refuted", {"p2_mode_collapse": interval("rep_ratio_diff", -0.3, -0.4, -0.2)}),
+    Case("ratio_caused_mode_collapse", "inconclusive",
+         {"p2_mode_collapse": interval("rep_ratio_diff", 0.0, -0.1, 0.1)}),
+    # every temperature the claim names that ran
+    Case("collapse_at_every_temperature", "refuted", {}, "0.660 at T = 0.7"),
+    Case("collapse_at_every_temperature", "supported",
+         {"p2_mode_collapse": {"rep_t1_orig": 0.9, "rep_t07_orig": 0.9, "rep_t12_orig": 0.8}}),
+    Case("collapse_at_every_temperature", "refuted",  # T = 0.7 and 1.0 collapse, 1.2 does not
+         {"p2_mode_collapse": {"rep_t1_orig": 0.9, "rep_t07_orig": 0.9, "rep_t12_orig": 0.3}}),
+    Case("collapse_at_every_temperature", "inconclusive",
+         {"p2_mode_collapse": {"rep_t1_orig": NAN, "rep_t07_orig": NAN, "rep_t12_orig": NAN}}, "no sampled"),
+    Case("iit_memory_written", "refuted", {}, "written 0 times"),
+    Case("iit_memory_written", "supported", {"p2_training": {"memory_writes": 12}}),
+    Case("iit_loss_helps", "supported", {}, "unit the seed, n 5"),
+    Case("iit_loss_helps", "refuted", {"p2_training": interval("diff", 3.0, 1.0, 5.0)}),
+    Case("iit_loss_helps", "inconclusive", {"p2_training": interval("diff", 1.0, -2.0, 4.0)}),
+    # 004's projections: the original's own run where it measured them, else the expectations page
+    Case("projection", "refuted", {}, "311.94 against the projected 200 to 250"),
+    Case("projection", "supported", {}, "judges it met", {"figure": "parameters", "low": 70.5, "high": 71.5}),
+    Case("projection", "refuted", {}, "judges it not met", {"figure": "active memory slots", "low": 100.0,
+                                                            "high": 150.0}),
+    Case("projection", "not testable here", {}, "judges it untestable", {"figure": "test PPL", "low": 55.0,
+                                                                       "high": 85.0}),
+    Case("original_not_overfitting", "not supported", {}, "best validation epoch was 6 of 20"),
+    Case("model_b_changes", "refuted", {}, "the IIT loss is never computed"),
+    Case("legal_jurisdiction_accuracy", "refuted", {}, "majority class 0.361"),
     Case("legal_jurisdiction_accuracy", "supported",
          {"p3_legal_lora": interval("p3_jurisdiction", 0.66, 0.61, 0.71)}),
     Case("legal_jurisdiction_accuracy", "inconclusive",
@@ -159,43 +189,66 @@ CASES = [
     Case("legal_loss_reduction", "inconclusive",  # one seed: no interval, no verdict from a single run
          {"p3_legal_lora": interval("p3_loss_reduction", 0.9, NAN, NAN)}, "no interval"),
     Case("legal_beats_random", "supported", {}),
-    Case("legal_beats_random", "refuted",  # a task significantly below random contradicts the criterion
-         {"p3_legal_lora": {**interval("p3_cloze_vs_random", -0.06, -0.11, -0.01), "p3_cloze_vs_random_p_holm": 0.036}}),
-    # no task significant, every interval straddling 0: inconclusive, not refuted (issue 21)
+    # the book's cloze task is shown, not judged: the plan has no such criterion
+    Case("legal_beats_random", "supported",
+         {"p3_legal_lora": {**interval("p3_cloze_vs_random", -0.06, -0.11, -0.01), "p3_cloze_vs_random_p_holm": 0.036}},
+         "the book's added cloze task: -0.060"),
+    Case("legal_beats_random", "refuted",  # a plan task significantly below random contradicts the criterion
+         {"p3_legal_lora": {**interval("p3_topic_vs_random", -0.06, -0.11, -0.01), "p3_topic_vs_random_p_holm": 0.036}}),
+    # no task significant, every interval straddling 0: inconclusive, not refuted
     Case("legal_beats_random", "inconclusive", {"p3_legal_lora": NO_TASK_SIGNIFICANT}),
     Case("legal_beats_random", "not supported",  # ... and with every estimate below random, not supported
          {"p3_legal_lora": {**NO_TASK_SIGNIFICANT, "p3_jurisdiction_vs_random": -0.01, "p3_topic_vs_random": -0.02}}),
     Case("legal_beats_random", "inconclusive",  # one task beats random, the other is not significant
          {"p3_legal_lora": {"p3_topic_vs_random_p_holm": 0.2}}),
-    Case("legal_gain_over_base", "supported", {}),
+    Case("legal_gain_over_base", "supported", {}, "over the majority class LoRA gains +0.089"),
     Case("legal_gain_over_base", "refuted", {"p3_legal_lora": interval("p3_jurisdiction_vs_base", 0.05, 0.0, 0.1)}),
     Case("legal_gain_over_base", "inconclusive",
          {"p3_legal_lora": interval("p3_jurisdiction_vs_base", 0.16, 0.1, 0.22)}),
     Case("legal_latency", "refuted", {}),
     Case("legal_latency", "supported", {"p3_legal_lora": {"p3_int8_p50_ms": 120.0, "p3_int8_agreement": 0.95}}),
     Case("legal_latency", "refuted", {"p3_legal_lora": {"p3_int8_p50_ms": 120.0, "p3_int8_agreement": 0.5}}),
-    Case("legal_deployment_size", "supported", {}),
-    Case("legal_deployment_size", "refuted", {"p3_legal_lora": {"p3_quantized_mb": 300.0}}),
+    # arithmetic on the plan's model (data/originals.yml), whatever the book's run was
+    Case("legal_deployment_size", "refuted", {}, "1,230 MB at int8"),
+    Case("lora_memory_reduction", "refuted", {}, "81.8% less memory"),
 ]
 
-# The verdicts each rule can return. A verdict missing here that the claim could deserve is a known defect,
-# named in the rule's cases above.
+# Rules that read the originals' own figures (data/originals.yml): driven by replacing those figures.
+ORIGINAL_CASES = [
+    ("projection", "supported", {"figure": "val PPL after epoch 5", "low": 200.0, "high": 350.0}, {}),
+    ("projection", "refuted", {"figure": "best validation PPL", "low": 50.0, "high": 80.0}, {}),
+    ("original_not_overfitting", "supported", {}, {"model_a": {"best_epoch": 20}}),
+    ("original_not_overfitting", "refuted", {}, {"model_a": {"val_ppl_by_epoch": [300.0, 216.5, 230.0, 260.0]}}),
+    ("original_not_overfitting", "supported", {}, {"model_a": {"val_ppl_by_epoch": [300.0, 230.0, 216.5]}}),
+    ("model_b_changes", "supported", {}, {"model_b": {"code_differences": ["dropout 0.25"]}}),
+    ("legal_deployment_size", "supported", {}, {"plan_model": {"params": 2.0e8}}),
+    ("lora_memory_reduction", "supported", {}, {"plan_model": {"params": 0.5e9}}),
+]
+ARGS = {"projection": {"figure": "val PPL after epoch 5", "low": 200.0, "high": 250.0},
+        "not_run": {"why": "no such model can be loaded here"}}
+
+# The verdicts each rule can return.
 CAN_RETURN = {
     "action_impact_ranking": {"supported", "refuted", "inconclusive"},
     "level_hierarchy": {"supported", "refuted", "inconclusive"},
     "model_robustness_ranking": {"not testable here"},
-    "small_models_do_not_memorize": {"refuted", "inconclusive"},
-    "memorization_threshold_70b": {"refuted", "not testable here"},
+    "small_models_do_not_memorize": {"supported", "refuted"},
+    "memorization_threshold_70b": {"supported", "refuted", "inconclusive"},
     "models_out_of_reach": {"not testable here"},
+    "not_run": {"not testable here"},
     "wikitext_ppl_reported": {"not testable here"},
-    "memorization_score_protocol": {"refuted", "inconclusive"},
+    "ppl_range_normal": {"not testable here"},
+    "memorization_score_protocol": {"supported", "refuted"},
     "collate_bug_fake_ppl": {"supported", "refuted", "not supported"},
     "dropout_froze_phi_weights": {"supported", "refuted"},
     "dropout_improved_ppl": {"supported", "refuted", "not supported", "inconclusive"},
-    "ratio_caused_mode_collapse": {"not supported", "inconclusive"},
-    "collapse_at_every_temperature": {"supported", "refuted"},
-    "iit_features_functional": {"supported", "refuted", "inconclusive"},
-    "ppl_projections": {"supported", "refuted", "inconclusive", "not testable here"},
+    "ratio_caused_mode_collapse": {"supported", "refuted", "inconclusive", "not testable here"},
+    "collapse_at_every_temperature": {"supported", "refuted", "inconclusive"},
+    "iit_memory_written": {"supported", "refuted"},
+    "iit_loss_helps": {"supported", "refuted", "inconclusive"},
+    "projection": {"supported", "refuted", "not testable here"},
+    "original_not_overfitting": {"supported", "refuted", "not supported"},
+    "model_b_changes": {"supported", "refuted"},
     "legal_jurisdiction_accuracy": {"supported", "refuted", "inconclusive"},
     "legal_concept_accuracy": {"supported", "refuted", "inconclusive"},
     "legal_loss_reduction": {"supported", "refuted", "inconclusive"},
@@ -203,6 +256,7 @@ CAN_RETURN = {
     "legal_gain_over_base": {"supported", "refuted", "inconclusive"},
     "legal_latency": {"supported", "refuted"},
     "legal_deployment_size": {"supported", "refuted"},
+    "lora_memory_reduction": {"supported", "refuted"},
 }
 
 
@@ -213,21 +267,42 @@ def book_with(changes: dict) -> dict:
     return book
 
 
-def judge(rule: str, changes: dict) -> ledger.Verdict:
-    return ledger.RULES[rule](ledger.Results.of(book_with(changes)))
+def judge(rule: str, changes: dict, args: dict | None = None, originals: dict | None = None) -> ledger.Verdict:
+    figures = ledger.load_originals()
+    for key, values in (originals or {}).items():
+        figures = {**figures, key: {**figures[key], **values}}
+    return ledger.RULES[rule](ledger.Results.of(book_with(changes), figures), **(ARGS.get(rule, {}) if args is None
+                                                                                 else args))
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.rule}-{c.verdict}-{i}" for i, c in enumerate(CASES)])
 def test_each_case_gets_its_verdict(case):
-    verdict = judge(case.rule, case.changes)
+    verdict = judge(case.rule, case.changes, case.args)
     assert verdict.status == case.verdict, verdict.figure
     assert case.figure_has in verdict.figure
 
 
+@pytest.mark.parametrize("rule,verdict,args,originals", ORIGINAL_CASES,
+                         ids=[f"{c[0]}-{c[1]}-{i}" for i, c in enumerate(ORIGINAL_CASES)])
+def test_each_case_on_the_originals_figures_gets_its_verdict(rule, verdict, args, originals):
+    assert judge(rule, {}, args or None, originals).status == verdict
+
+
 def test_the_cases_reach_every_verdict_of_every_rule():
     assert set(CAN_RETURN) == set(ledger.RULES), "every rule of lab.ledger is declared, and only those"
-    reached = {rule: {c.verdict for c in CASES if c.rule == rule} for rule in ledger.RULES}
+    reached = {rule: {c.verdict for c in CASES if c.rule == rule} | {c[1] for c in ORIGINAL_CASES if c[0] == rule}
+               for rule in ledger.RULES}
     assert reached == CAN_RETURN
+
+
+def test_a_rule_that_judges_reaches_both_supported_and_refuted():
+    """A rule that cannot return "supported" (or "refuted") for any evidence is a defect, unless it only says
+    what this book cannot run (ledger.NOT_JUDGING)."""
+    for rule, verdicts in CAN_RETURN.items():
+        if rule in ledger.NOT_JUDGING:
+            assert verdicts == {"not testable here"}, rule
+        else:
+            assert {"supported", "refuted"} <= verdicts, rule
 
 
 def groups(changes: dict) -> dict[tuple[str, str], dict]:
@@ -250,13 +325,14 @@ def test_no_mixture_of_the_cases_gives_an_undeclared_verdict():
             for key, values in groups(c.changes).items():
                 options.setdefault(key, []).append(values)
         seen = set()
-        for _ in range(200):
+        for _ in range(200 if options else 1):
             mixed: dict = {}
             for (page, _figure), values in options.items():
                 pick = rng.integers(len(values) + 1)  # the last choice leaves BOOK's value
                 if pick < len(values):
                     mixed.setdefault(page, {}).update(values[pick])
-            seen.add(judge(rule, mixed).status)
+            for args in {repr(c.args): c.args for c in CASES if c.rule == rule}.values():
+                seen.add(judge(rule, mixed, args).status)
         assert seen <= CAN_RETURN[rule], f"{rule} returned {seen - CAN_RETURN[rule]}"
 
 
@@ -265,5 +341,7 @@ def test_rules_that_judge_a_variable_set_fail_when_it_is_empty():
     with pytest.raises(ledger.LedgerError, match="p1e_robustness_"):
         ledger.RULES["model_robustness_ranking"](ledger.Results.of({**BOOK, "p1_experiments": p1e_without_robustness}))
     p3_without_tests = {k: v for k, v in BOOK["p3_legal_lora"].items() if "_vs_random" not in k}
-    with pytest.raises(ledger.LedgerError, match="_vs_random_p_holm"):
+    with pytest.raises(ledger.LedgerError, match="p3_jurisdiction_vs_random"):
         ledger.RULES["legal_beats_random"](ledger.Results.of({**BOOK, "p3_legal_lora": p3_without_tests}))
+    with pytest.raises(ledger.LedgerError, match="lists no projection"):
+        ledger.RULES["projection"](ledger.Results.of(BOOK), figure="no such figure", low=0.0, high=1.0)

@@ -84,3 +84,26 @@ def test_the_threshold_fits_likelihood_and_bic_are_the_bernoulli_ones():
     # a smooth logistic trend: the two extra parameters of the threshold do not pay for themselves in BIC
     cmp = scaling.Comparison(scaling.fit_linear(X_CELLS, N_CELLS, K_CELLS), fit, (0, 0), (0, 0), (0, 0), 104, 320)
     assert cmp.delta_bic == pytest.approx(cmp.linear.bic - fit.bic) and cmp.delta_bic < 0
+
+
+def test_separated_data_have_no_estimate_and_are_flagged_not_fitted():
+    """Every canary extracted above a point and none below: the likelihood rises without end as the smooth
+    curve steepens, the optimiser stops at its bound, and the fit must say so instead of reporting the bound."""
+    xs = np.log10([1, 2, 4, 8, 16, 32, 64])
+    outcomes = [np.zeros(6, int)] * 3 + [np.ones(6, int)] * 4
+    cmp = scaling.compare(xs, outcomes, resamples=50, seed=0)
+    assert not cmp.linear.identifiable and cmp.linear.at_bound
+    assert all(np.isnan(cmp.slope_ci))
+    # overlapping outcomes have a finite maximum: identifiable, with an interval
+    mixed = [np.array([0, 0, 0, 0, 0, 1]), np.array([0, 0, 0, 0, 1, 1]), np.array([0, 0, 1, 0, 1, 1]),
+             np.array([0, 1, 1, 1, 0, 1]), np.array([1, 1, 0, 1, 1, 1]), np.array([1, 1, 1, 0, 1, 1]),
+             np.array([1, 1, 1, 1, 1, 0])]
+    ok = scaling.compare(xs, mixed, resamples=50, seed=0)
+    assert ok.linear.identifiable and not any(np.isnan(ok.slope_ci))
+
+
+def test_aic_and_bic_disagreement_is_reported():
+    lin = scaling.Fit("linear", {"a": 0, "b": 1}, nll=100.0, n_params=2, n_obs=200)
+    thr = scaling.Fit("threshold", {}, nll=97.0, n_params=4, n_obs=200)  # 2 extra params buy 3 nats
+    cmp = scaling.Comparison(lin, thr, (0, 0), (0, 0), (0, 0), 50, 200)
+    assert cmp.delta_aic > 0 > cmp.delta_bic and cmp.criteria_disagree

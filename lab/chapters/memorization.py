@@ -122,6 +122,18 @@ def fit_against(df, axis: str, prefix: int = 32, k: int = 32, resamples: int = 1
     return scaling.compare(x, outcomes, resamples=resamples, seed=seed)
 
 
+NOT_IDENTIFIABLE = "not identifiable (fit on the optimiser's bound)"
+
+
+def _estimate(fit, name: str):
+    """A fitted parameter, or why it has no estimate (the likelihood has no maximum: the data are separated)."""
+    return NOT_IDENTIFIABLE if fit.at_bound else round(float(fit.params[name]), 3)
+
+
+def _interval(ci: tuple[float, float], fmt: str) -> str:
+    return "not identifiable" if any(map(np.isnan, ci)) else f"[{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
+
+
 def comparison_table(cmps: dict):
     import pandas as pd
 
@@ -134,13 +146,14 @@ def comparison_table(cmps: dict):
         rows.append({
             "axis": name,
             "extracted / measured": f"{c.successes} / {c.trials}",
-            "smooth slope (log-odds per decade)": c.linear.params["b"],
-            "slope 95% CI": f"[{c.slope_ci[0]:.3f}, {c.slope_ci[1]:.3f}]",
-            "threshold location (log10)": c.threshold.params["location"],
-            "location 95% CI": f"[{c.location_ci[0]:.2f}, {c.location_ci[1]:.2f}]",
-            "threshold width (decades)": c.threshold.params["width"],
+            "smooth slope (log-odds per decade)": _estimate(c.linear, "b"),
+            "slope 95% CI": _interval(c.slope_ci, ".3f"),
+            "threshold location (log10)": _estimate(c.threshold, "location"),
+            "location 95% CI": _interval(c.location_ci, ".2f"),
+            "threshold width (decades)": _estimate(c.threshold, "width"),
             "AIC(smooth) - AIC(threshold)": c.delta_aic,
             "BIC(smooth) - BIC(threshold)": c.delta_bic,
+            "AIC and BIC": "disagree" if c.criteria_disagree else "agree",
         })
     return pd.DataFrame(rows).set_index("axis").round(3)
 
@@ -162,14 +175,20 @@ def verdict(size_cmp, max_log10_params: float) -> str:
         lo, hi = proportions.wilson(k, n)
         parts.append(f"{'no' if k == 0 else 'every'} measured canary is extracted ({k} of {n}; 95% Wilson interval "
                      f"[{lo:.3f}, {hi:.3f}]), so this ladder cannot tell smooth growth from a threshold")
+    elif not size_cmp.linear.identifiable:
+        parts.append("the extraction rate jumps from none to all between two rungs, so neither model has a "
+                     "maximum-likelihood fit (both run to the optimiser's bounds) and the ladder cannot tell a "
+                     "steep smooth rise from a threshold")
     elif size_cmp.delta_bic > 10 and size_cmp.threshold.params["width"] < 0.25:
         parts.append(f"the data favour a sharp transition at 10^{size_cmp.threshold.params['location']:.2f} "
                      "parameters on this ladder")
     else:
         lo, hi = size_cmp.slope_ci
+        interval = "no interval: the bootstrap fits run to a bound" if np.isnan(lo) else f"95% CI [{lo:.2f}, {hi:.2f}]"
         parts.append(f"the data do not favour a sharp transition over smooth growth in the log-odds "
-                     f"(BIC difference {size_cmp.delta_bic:.1f}; smooth slope {size_cmp.linear.params['b']:.2f} "
-                     f"log-odds per decade, 95% CI [{lo:.2f}, {hi:.2f}])")
+                     f"(BIC difference {size_cmp.delta_bic:.1f}, AIC difference {size_cmp.delta_aic:.1f}"
+                     f"{', which point different ways' if size_cmp.criteria_disagree else ''}; smooth slope "
+                     f"{size_cmp.linear.params['b']:.2f} log-odds per decade, {interval})")
     parts.append(f"the largest model here has 10^{max_log10_params:.1f} parameters, "
                  f"{np.log10(70e9) - max_log10_params:.1f} decades below 70B, so nothing here locates or excludes "
                  "a threshold at 70B; what it shows is whether memorization needs scale to appear at all")
@@ -385,7 +404,7 @@ def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32, api: 
             r = extraction.measure(fn, [ids], p, kk, greedy_fn=greedy)[0]
             rows.append({"model": name, "attractor": a.name, "prefix tokens": p, "k": kk,
                          "extractable": r.extractable, "matched tokens": r.matched,
-                         "mean p(true token)": float(np.exp(r.logprob / kk))})
+                         "geometric mean p(true token)": float(np.exp(r.logprob / kk))})
         del lm
         torch.cuda.empty_cache() if torch.cuda.is_available() else None
     for params in api or []:
@@ -406,7 +425,7 @@ def _api_extraction(params: dict, names: list[str], prefix: int, k: int) -> list
     control = df[df.action == "control"]
     return [{"model": params["model"], "attractor": r.attractor, "prefix tokens": prefix, "k": k,
              "extractable": bool(r.matched_prefix >= k), "matched tokens": int(r.matched_prefix),
-             "mean p(true token)": float("nan")} for r in control.itertuples()]
+             "geometric mean p(true token)": float("nan")} for r in control.itertuples()]
 
 
 def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
@@ -420,18 +439,20 @@ def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
     held = sub[sub.duplicates == 0].extractable
     size, dup = cmps["parameters"], cmps["duplicates"]
 
-    def fitted(c, value):
-        return float("nan") if c.degenerate else float(value)
+    def fitted(c, value, fit=None):
+        """NaN where there is nothing to report: no variation in the outcome, or a fit on its bound."""
+        return float("nan") if c.degenerate or (fit is not None and not fit.identifiable) else float(value)
 
     out = {
         "p5_max_log10_params": ladder.max_log10_params,
         "p5_decades_below_70b": float(np.log10(70e9) - ladder.max_log10_params),
         "p5_delta_bic_size": fitted(size, size.delta_bic),
         "p5_delta_aic_size": fitted(size, size.delta_aic),
-        "p5_slope": fitted(size, size.linear.params["b"]),
+        "p5_slope": fitted(size, size.linear.params["b"], size.linear),
         "p5_slope_low": fitted(size, size.slope_ci[0]), "p5_slope_high": fitted(size, size.slope_ci[1]),
         "p5_delta_bic_duplicates": fitted(dup, dup.delta_bic),
-        "p5_dup_slope": fitted(dup, dup.linear.params["b"]),
+        "p5_delta_aic_duplicates": fitted(dup, dup.delta_aic),
+        "p5_dup_slope": fitted(dup, dup.linear.params["b"], dup.linear),
         "p5_dup_slope_low": fitted(dup, dup.slope_ci[0]), "p5_dup_slope_high": fitted(dup, dup.slope_ci[1]),
         # the smallest model that extracts any inserted canary (inf: none does)
         "p5_first_extracting_log10": float(np.log10(extracting.index.min())) if len(extracting) else float("inf"),
@@ -445,12 +466,20 @@ def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
         out["p5_dup_sentence"] = (f"At the largest size {'no' if dup.successes == 0 else 'every'} inserted canary is "
                                   f"extracted ({dup.successes} of {dup.trials}), whatever its duplication count, so "
                                   "no fit against the duplication count is possible.")
+    elif not dup.linear.identifiable:
+        rates = inserted[inserted.parameters == inserted.parameters.max()].groupby("duplicates").extractable.mean()
+        out["p5_dup_sentence"] = ("At the largest size the extraction rate goes from "
+                                  + ", ".join(f"{r:.2f} at {d} copies" for d, r in rates.items())
+                                  + ": the fit against the duplication count has no maximum-likelihood estimate (the "
+                                  "optimiser stops at its bound, where a wider bound only gives a steeper slope), so "
+                                  "no slope or interval is reported.")
     else:
+        interval = ("no interval: the bootstrap fits run to a bound" if np.isnan(dup.slope_ci[0])
+                    else f"95% CI {dup.slope_ci[0]:.2f} to {dup.slope_ci[1]:.2f}")
         out["p5_dup_sentence"] = (f"At the largest size, the smooth fit against the duplication count rises "
-                                  f"{dup.linear.params['b']:.2f} log-odds per decade of copies (95% CI "
-                                  f"{dup.slope_ci[0]:.2f} to {dup.slope_ci[1]:.2f}; BIC difference "
-                                  f"{dup.delta_bic:.1f}).")
-    local = pre[pre["mean p(true token)"].notna()] if len(pre) else pre
+                                  f"{dup.linear.params['b']:.2f} log-odds per decade of copies ({interval}; BIC "
+                                  f"difference {dup.delta_bic:.1f}, AIC difference {dup.delta_aic:.1f}).")
+    local = pre[pre["geometric mean p(true token)"].notna()] if len(pre) else pre
     out["p5_pretrained_extractable"] = int(local.extractable.sum()) if len(local) else 0
     out["p5_pretrained_tested"] = int(len(local))
     # which texts: a rule-generated sequence (counting) is predictable without any memorization
