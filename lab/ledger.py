@@ -225,10 +225,12 @@ REGISTRY_MODELS = {"smollm2-135m": ("SmolLM2-135M-Instruct", "smollm2_params_m")
 
 
 def _model(r: Results, name: str) -> tuple[str, float | None]:
-    """A readable name and the parameter count of a model a page ran (None for a model the book cannot count)."""
+    """A readable name with its size, and the parameter count of a model a page ran (None for a model the book
+    cannot count)."""
     if name in REGISTRY_MODELS:
         label, key = REGISTRY_MODELS[name]
-        return label, r("p0_models_assets", key) * 1e6
+        millions = r("p0_models_assets", key)
+        return f"{label} ({millions:.1f}M parameters)", millions * 1e6
     return name, None
 
 
@@ -261,8 +263,7 @@ def run_part2(r: Results, page: str = "p2_training") -> RunScale:
     epochs = r.parameter(page, "epochs")
     if page in PART2_SIZE_GLUE:
         n = r(page, PART2_SIZE_GLUE[page])
-        return RunScale(f"a {n / 1e6:.2f}M-parameter Infinito on the {data} ({epochs} epochs)", n, data.lower(),
-                        epochs)
+        return RunScale(f"an Infinito of {n:,} parameters on the {data} ({epochs} epochs)", n, data.lower(), epochs)
     return RunScale(f"a {r.parameter(page, 'n_layer')}-layer, d {r.parameter(page, 'n_embd')} Infinito on the {data} "
                     f"({epochs} epochs)", None, data.lower(), epochs)
 
@@ -452,7 +453,7 @@ def memorization_score_protocol(r: Results) -> Verdict:
     fig = (f"a perfect {r.parameter(p, 'max_new_tokens')}-token continuation scores below 0.7 for {below} of {n} "
            f"attractors (highest {top:.3f}, {top_text}): the score compares the continuation with the canonical "
            "text, prompt included (ebaenamar/llm-controlled-dynamics@8d5dda35:src/core/metrics.py)")
-    return Verdict("refuted" if below else "supported", fig, run_part1(r, p))
+    return Verdict("refuted" if below else "supported", fig, RunScale(f"the score of a perfect continuation of {n} texts"))
 
 
 @rule
@@ -700,7 +701,7 @@ def legal_gain_over_base(r: Results) -> Verdict:
     topic, topic_maj = r(p, "p3_topic_lora"), r(p, "p3_topic_majority")
     return Verdict(against(lo, hi, 0.15), f"jurisdiction accuracy gain over the zero-shot base model {ci(d, lo, hi)} "
                    f"against +0.15; but the base model's {base:.3f} is below random ({rnd:.3f}) and the majority "
-                   f"class ({maj:.3f}): over the majority class LoRA gains {lora - maj:+.3f}, and on topic it is "
+                   f"class ({maj:.3f}): over the majority class LoRA ({lora:.3f}) gains {lora - maj:+.3f}, and on topic it is "
                    f"{topic - topic_maj:+.3f} ({topic:.3f} against {topic_maj:.3f})", run_part3(r))
 
 
@@ -801,12 +802,13 @@ def gate(claim: Claim, verdict: Verdict) -> Verdict:
     if verdict.status == "not testable here":
         return verdict
     if claim.scale.independent:
-        return Verdict(verdict.status, f"{verdict.figure} (holds at any scale: {claim.scale.independent})",
+        ran = f"ran {verdict.run.what}; " if verdict.run else ""
+        return Verdict(verdict.status, f"{verdict.figure} ({ran}holds at any scale: {claim.scale.independent})",
                        verdict.run)
     if verdict.run is None:
         raise LedgerError(f"claim {claim.id}: rule {claim.rule} judged without saying which run it read")
     if claim.scale.met_by(verdict.run):
-        return verdict
+        return Verdict(verdict.status, f"{verdict.figure} (ran {verdict.run.what})", verdict.run)
     return Verdict("not testable here", f"ran {verdict.run.what}; the claim is about {claim.scale.about}. "
                    f"At this scale: {verdict.figure}", verdict.run)
 

@@ -201,7 +201,7 @@ CASES = [
          {"p3_legal_lora": {**NO_TASK_SIGNIFICANT, "p3_jurisdiction_vs_random": -0.01, "p3_topic_vs_random": -0.02}}),
     Case("legal_beats_random", "inconclusive",  # one task beats random, the other is not significant
          {"p3_legal_lora": {"p3_topic_vs_random_p_holm": 0.2}}),
-    Case("legal_gain_over_base", "supported", {}, "over the majority class LoRA gains +0.089"),
+    Case("legal_gain_over_base", "supported", {}, "over the majority class LoRA (0.450) gains +0.089"),
     Case("legal_gain_over_base", "refuted", {"p3_legal_lora": interval("p3_jurisdiction_vs_base", 0.05, 0.0, 0.1)}),
     Case("legal_gain_over_base", "inconclusive",
          {"p3_legal_lora": interval("p3_jurisdiction_vs_base", 0.16, 0.1, 0.22)}),

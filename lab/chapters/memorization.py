@@ -469,7 +469,7 @@ def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
     elif not dup.linear.identifiable:
         rates = inserted[inserted.parameters == inserted.parameters.max()].groupby("duplicates").extractable.mean()
         out["p5_dup_sentence"] = ("At the largest size the extraction rate goes from "
-                                  + ", ".join(f"{r:.2f} at {d} copies" for d, r in rates.items())
+                                  + ", ".join(f"{r:.2f} at {d} cop{'y' if d == 1 else 'ies'}" for d, r in rates.items())
                                   + ": the fit against the duplication count has no maximum-likelihood estimate (the "
                                   "optimiser stops at its bound, where a wider bound only gives a steeper slope), so "
                                   "no slope or interval is reported.")
