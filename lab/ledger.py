@@ -894,8 +894,8 @@ def landing(ledger) -> str:
             paragraphs.append(f"<p><strong>{len(rows)} claims are {escape(text)}</strong> ({sources}); each row of "
                               "the ledger says what ran and what the claim needs.</p>")
             continue
-        listed = "; ".join(f"{len(sel)} {escape(v)}: " + ", ".join(f"<em>{escape(c)}</em>" for c in sel.claim)
-                           for v, sel in by)
+        listed = "; ".join(f"{len(sel)} {escape(v)} (" + "; ".join(f"<em>{escape(c.rstrip('.'))}</em>"
+                                                                for c in sel.claim) + ")" for v, sel in by)
         paragraphs.append(f"<p><strong>{len(rows)} claims are {escape(text)}</strong>. {listed}.</p>")
     return "".join(paragraphs)
 
