@@ -604,7 +604,7 @@ def projection(r: Results, figure: str, low: float, high: float) -> Verdict:
 def original_not_overfitting(r: Results) -> Verdict:
     """Judged on the original's own figures (its scale): a best epoch before the last one run means validation
     got worse while training went on."""
-    a = r.originals["model_a"]
+    a = r.original("model_a")
     ratio = a["val_ppl"] / a["train_ppl"]
     run = run_original(r, "model_a")
     fig = (f"model A's best validation epoch was {a['best_epoch']} of {a['epochs_planned']}, with early stopping "
@@ -625,7 +625,7 @@ def original_not_overfitting(r: Results) -> Verdict:
 @rule
 def model_b_changes(r: Results) -> Verdict:
     """Code reading: did model B differ from model A only in what 003 says?"""
-    b = r.originals["model_b"]
+    b = r.original("model_b")
     extra = [d for d in b["code_differences"] if d not in b["stated_changes"]]
     stated = ", ".join(b["stated_changes"])
     if extra:
@@ -637,7 +637,7 @@ def model_b_changes(r: Results) -> Verdict:
 
 @rule
 def ppl_range_normal(r: Results) -> Verdict:
-    base, a = r.originals["baseline_no_iit"], r.originals["model_a"]
+    base, a = r.original("baseline_no_iit"), r.original("model_a")
     return Verdict("not testable here", f"a normal range for a 65M model on WikiText-2 needs such runs, which this "
                    f"book cannot make; the original's own plain baseline reached {base['val_ppl']} after "
                    f"{base['epoch']} epochs against model A's {a['val_ppl']} ({base['cite']})")
@@ -716,7 +716,7 @@ def legal_latency(r: Results) -> Verdict:
 @rule
 def legal_deployment_size(r: Results) -> Verdict:
     """Arithmetic on the plan's own model: int8 stores one byte per parameter, whatever machine runs it."""
-    plan = r.originals["plan_model"]
+    plan = r.original("plan_model")
     int8_mb = plan["params"] / 1e6
     ours = r("p3_legal_lora", "p3_quantized_mb")
     return Verdict("supported" if int8_mb < 300 else "refuted",
@@ -728,7 +728,7 @@ def legal_deployment_size(r: Results) -> Verdict:
 @rule
 def lora_memory_reduction(r: Results) -> Verdict:
     """Arithmetic: the memory of weights at equal precision scales with the parameter count."""
-    plan, big = r.originals["plan_model"], r.originals["seven_b_params"]
+    plan, big = r.original("plan_model"), r.original("seven_b_params")
     cut = 1 - plan["params"] / big["params"]
     return Verdict("supported" if cut >= 0.9 else "refuted",
                    f"{plan['name']} ({plan['params'] / 1e9:.2f}B) against the smallest 7B model ({big['params'] / 1e9:.2f}B, "

@@ -29,25 +29,22 @@ def _code(cell: nodes.Element) -> str:
     return blocks[0].astext() if blocks else ""
 
 
+def _row(texts, literal: bool) -> nodes.row:
+    row = nodes.row()
+    for i, text in enumerate(texts):
+        entry = nodes.entry()
+        entry += nodes.paragraph("", "", nodes.literal(text, text) if literal and i < 2 else nodes.Text(text))
+        row += entry
+    return row
+
+
 def _table(rows: list[tuple[str, str, str]]) -> nodes.table:
-    table = nodes.table(classes=["run-parameters"])
+    """parameter | value | set by; names and values as code."""
     group = nodes.tgroup(cols=3)
-    table += group
-    for width in (25, 55, 20):
-        group += nodes.colspec(colwidth=width)
-    head, body = nodes.thead(), nodes.tbody()
-    for cells, section in ([("parameter", "value", "set by")], head), (rows, body):
-        for cells_ in cells:
-            row = nodes.row()
-            for i, text in enumerate(cells_):
-                entry = nodes.entry()
-                entry += nodes.paragraph("", "", nodes.literal(text, text) if i < 2 and section is body
-                                         else nodes.Text(text))
-                row += entry
-            section += row
-    group += head
-    group += body
-    return table
+    group += [nodes.colspec(colwidth=width) for width in (25, 55, 20)]
+    group += nodes.thead("", _row(("parameter", "value", "set by"), literal=False))
+    group += nodes.tbody("", *(_row(r, literal=True) for r in rows))
+    return nodes.table("", group, classes=["run-parameters"])
 
 
 class ParametersTable(SphinxTransform):
