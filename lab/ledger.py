@@ -328,9 +328,9 @@ def _chain(order: list[str]) -> list[tuple[str, str]]:
     return list(combinations(order, 2))
 
 
-def _drops(r: Results, actions) -> dict[str, tuple[float, float, float]]:
-    return {a: (r("p1_experiments", f"p1e_drop_{a}"), r("p1_experiments", f"p1e_drop_{a}_low"),
-                r("p1_experiments", f"p1e_drop_{a}_high")) for a in actions}
+def _drops(r: Results, actions, short: str = "drop") -> dict[str, tuple[float, float, float]]:
+    """(estimate, low, high) per action of a figure p1_experiments glues as p1e_<short>_<action>."""
+    return {a: tuple(r("p1_experiments", f"p1e_{short}_{a}{s}") for s in ("", "_low", "_high")) for a in actions}
 
 
 def _ranked(figs: dict) -> str:
@@ -344,19 +344,24 @@ def action_impact_ranking(r: Results) -> Verdict:
     figs = _drops(r, seed)
     status, notes = ordering(figs, _chain(seed))
     return Verdict(status, "drop in p(true continuation), original's prompt edits: " + _ranked(figs)
-                   + (f"; reversed: {', '.join(n.replace('_seed', '') for n in notes)}" if notes else ""),
+                   + (f"; reversed: {', '.join(n.replace('_seed', '') for n in notes)}" if notes else "")
+                   + ". " + r("p1_experiments", "p1e_ranking_sentence"),
                    run_part1(r, "p1_experiments"))
 
 
 @rule
 def level_hierarchy(r: Results) -> Verdict:
-    """embedding (C) > token (A, B) > logit (D) > mid-sequence (E), at the level each claims."""
+    """embedding (C) > token (A, B) > logit (D) > mid-sequence (E), compared on a scale common to every level:
+    the drop in generated tokens that match the true continuation (memorization of what is generated). D's
+    p(true) drop is computed on the distribution its bias was added to, so it measures the bias by
+    construction; it is shown beside, not judged."""
     levels = [["C"], ["A", "B"], ["D"], ["E"]]
-    figs = _drops(r, "ABCDE")
+    figs = _drops(r, "ABCDE", "prefix")
     pairs = [(x, y) for i, hi in enumerate(levels) for lo in levels[i + 1:] for x in hi for y in lo]
     status, notes = ordering(figs, pairs)
-    return Verdict(status, "drop in p(true continuation), each action at its strongest magnitude: " + _ranked(figs)
-                   + (f"; reversed: {', '.join(notes)}" if notes else "")
+    return Verdict(status, "drop in generated tokens matching the true continuation, each action at its strongest "
+                   "magnitude: " + _ranked(figs) + (f"; reversed: {', '.join(notes)}" if notes else "")
+                   + "; drop in p(true continuation), where D measures its own bias: " + _ranked(_drops(r, "ABCDE"))
                    + " (an ordering of levels holds only for the magnitudes run: their units differ)",
                    run_part1(r, "p1_experiments"))
 
@@ -673,14 +678,15 @@ PLAN_TASKS = ("jurisdiction", "topic")  # the plan's two accuracy criteria; cloz
 
 @rule
 def legal_beats_random(r: Results) -> Verdict:
-    """Judged on the plan's tasks: supported when each beats random (Holm p < 0.05); refuted when one is
+    """Judged on the plan's tasks: supported when each beats random (every adapter's Holm p < 0.05, over test
+    examples; the page glues the largest); refuted when one is
     significantly *below* random; not supported when none is worse but all point below; else inconclusive. The
     book's added cloze task is shown beside them, not judged."""
     p = "p3_legal_lora"
     parts, better, worse, below = [], [], [], []
     for t in PLAN_TASKS:
         d, lo, hi, pv = (r(p, f"p3_{t}_vs_random{s}") for s in ("", "_low", "_high", "_p_holm"))
-        parts.append(f"{t} {ci(d, lo, hi)} (Holm p {pv:.4f})")
+        parts.append(f"{t} {ci(d, lo, hi)} (largest Holm p over the adapters {pv:.4f})")
         better.append(pv < 0.05 and d > 0)
         worse.append(pv < 0.05 and d < 0)
         below.append(d <= 0)

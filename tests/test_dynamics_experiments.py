@@ -3,7 +3,9 @@ import json
 import numpy as np
 import pytest
 
+from lab import inference
 from lab.dynamics import actions as act
+from lab.dynamics import comparisons
 from lab.dynamics import attractors
 from lab.dynamics import experiments as ex
 from lab.dynamics.backends import LocalLM
@@ -34,38 +36,45 @@ def test_one_record_per_cell_with_every_observable(records):
     assert (df.onset <= 8).all() and df.original_score.between(0, 1).all()
 
 
-def test_compare_gives_intervals_holm_and_effect_sizes(records):
-    out = ex.compare(records, ["kl_mean", "edit_distance"], resamples=1000)
+def test_compare_gives_exact_tests_t_intervals_holm_within_each_observable(records):
+    out = comparisons.compare(records, ["kl_mean", "edit_distance"])
     assert len(out) == 2 * 5 and (out.n_attractors == 4).all()
-    # Holm across the whole family of tested rows, written out from the textbook step-down rule: the i-th
-    # smallest of m p-values is multiplied by m - i + 1, then made monotone and capped at 1
-    tested_p = out.p.dropna()
-    order = tested_p.sort_values(kind="stable")
-    m = len(order)
-    steps = (order.to_numpy() * (m - np.arange(m))).clip(max=1.0)
-    expected = dict(zip(order.index, np.maximum.accumulate(steps)))
-    assert m == 10 and out.p_holm.notna().sum() == m
-    for i, value in expected.items():
-        assert out.p_holm[i] == pytest.approx(value, abs=1e-12)
-    # and d_z is the mean of the per-attractor differences over their standard deviation, per row
+    assert np.allclose(out.p_floor, 2 / 2 ** 4)  # four attractors: no p below 0.125
+    assert (out.p >= out.p_floor - 1e-12).all()
+    # Holm within each observable's family, written out from the textbook step-down rule: the i-th smallest of
+    # m p-values is multiplied by m - i + 1, then made monotone and capped at 1
+    for _, family in out.groupby("observable"):
+        order = family.p.sort_values(kind="stable")
+        m = len(order)
+        steps = (order.to_numpy() * (m - np.arange(m))).clip(max=1.0)
+        for i, value in zip(order.index, np.maximum.accumulate(steps)):
+            assert out.p_holm[i] == pytest.approx(value, abs=1e-12)
+    # each row is inference.paired over the per-attractor differences (seeds averaged within the attractor)
     df = ex.frame(records)
     magnitude = df.magnitude.astype(object).where(df.magnitude.notna(), "-")  # seed-only actions have none
     for row in out.itertuples():
         control = df[df.action == "control"].groupby("attractor")[row.observable].mean()
         cell = df[(df.action == row.action) & (magnitude == row.magnitude)]
-        d = cell.groupby("attractor")[row.observable].mean() - control
+        d = (cell.groupby("attractor")[row.observable].mean() - control).to_numpy()
         assert row.mean_difference == pytest.approx(d.mean(), abs=1e-9)
-        sd = d.std(ddof=1)
-        if sd > 0:
-            assert row.effect_size_dz == pytest.approx(d.mean() / sd, rel=1e-9)
-        else:  # the same difference on every attractor: no spread to scale by
-            assert row.effect_size_dz == (np.sign(d.mean()) * np.inf if d.mean() else 0.0)
-    tested = out.dropna(subset=["ci_low"])
-    assert ((tested.ci_low <= tested.mean_difference + 1e-12) & (tested.mean_difference <= tested.ci_high + 1e-12)).all()
+        ref = inference.paired(d, "attractor")
+        assert row.p == pytest.approx(ref.p) and row.effect_size_dz == pytest.approx(ref.effect_size_dz)
+        if d.std(ddof=1) > 0:
+            assert row.ci_low <= row.mean_difference <= row.ci_high
     big = out[(out.action == "C") & (out.magnitude == 30.0) & (out.observable == "kl_mean")].iloc[0]
     assert big.mean_difference > 0 and big.ci_low > 0
-    few = ex.compare([r for r in records if r["attractor"] in ("counting", "hamlet")], ["kl_mean"], resamples=1000)
-    assert few.p.isna().all() and few.mean_difference.notna().all()  # 2 units: no bootstrap claims
+    one = comparisons.compare([r for r in records if r["attractor"] == "hamlet"], ["kl_mean"])
+    assert one.p.isna().all() and one.mean_difference.notna().all()  # one unit: a difference, no test
+
+
+def test_the_design_sentence_says_when_no_comparison_can_reach_significance(records):
+    out = comparisons.compare(records, ["kl_mean", "edit_distance"])
+    r = comparisons.reach(out)
+    assert (r["n"], r["family_size"]) == (4, 5) and r["smallest_adjusted"] == pytest.approx(5 / 8)
+    assert not r["reachable"] and "No comparison can reach 0.05" in comparisons.design_sentence(out)
+    ten = out.assign(n_attractors=10)
+    assert comparisons.reach(ten)["reachable"]  # 5 x 2/1024 < 0.05
+    assert "possible, not guaranteed" in comparisons.design_sentence(ten)
 
 
 def test_checkpoints_resume_without_recomputing(lm, tmp_path, monkeypatch):

@@ -24,18 +24,19 @@ def interval(name: str, estimate: float, low: float, high: float) -> dict:
     return {name: estimate, f"{name}_low": low, f"{name}_high": high}
 
 
-def drops(suffix: str, order: str) -> dict:
-    """p1e_drop_<action><suffix> for actions listed from largest drop to smallest, intervals disjoint."""
+def drops(suffix: str, order: str, short: str = "drop") -> dict:
+    """p1e_<short>_<action><suffix> for actions listed from largest drop to smallest, intervals disjoint."""
     out = {}
     for rank, a in enumerate(order):
         v = 0.5 - 0.1 * rank
-        out.update(interval(f"p1e_drop_{a}{suffix}", v, v - 0.04, v + 0.04))
+        out.update(interval(f"p1e_{short}_{a}{suffix}", v, v - 0.04, v + 0.04))
     return out
 
 
 BOOK = {
     "p0_models_assets": {"smollm2_params_m": 134.515, "gemma3_params_m": 268.1},
-    "p1_experiments": {**drops("_seed", "CBADE"), **drops("", "CBADE"),
+    "p1_experiments": {**drops("_seed", "CBADE"), **drops("", "CBADE"), **drops("", "CBADE", "prefix"),
+                       "p1e_ranking_sentence": "On the original's own text (don_quijote_es) ...",
                        "p1e_robustness_smollm2_135m": 0.94, "p1e_robustness_gemma3_270m": 0.93,
                        "__parameters__": {"model": "smollm2-135m"}},
     "p1_attractors": {"p1a_ceiling_below_07": 9, "p1a_n_attractors": 10, "p1a_ceiling_max": 1.0,
@@ -95,13 +96,15 @@ def p1e(**kw):
 
 CASES = [
     # the original's ordering C > B > A > D > E, on its own prompt edits
-    Case("action_impact_ranking", "supported", {}),
+    Case("action_impact_ranking", "supported", {}, "On the original's own text"),
     Case("action_impact_ranking", "refuted", p1e(**drops("_seed", "EBADC")), "reversed: C < B"),
     Case("action_impact_ranking", "inconclusive", p1e(**interval("p1e_drop_E_seed", 0.1, 0.06, 0.3))),
     # levels: C > A, B > D > E
     Case("level_hierarchy", "supported", {}),
-    Case("level_hierarchy", "refuted", p1e(**drops("", "DBACE")), "reversed: C < A"),
-    Case("level_hierarchy", "inconclusive", p1e(**interval("p1e_drop_A", 0.3, 0.1, 0.34))),
+    Case("level_hierarchy", "refuted", p1e(**drops("", "DBACE", "prefix")), "reversed: C < A"),
+    Case("level_hierarchy", "inconclusive", p1e(**interval("p1e_prefix_A", 0.3, 0.1, 0.34))),
+    # the p(true) drop, where D measures its own bias, is shown and never judged
+    Case("level_hierarchy", "supported", p1e(**drops("", "DBACE")), "where D measures its own bias: D"),
     # Mistral-7B and Llama-3-8B cannot be loaded: only what the book's models score
     Case("model_robustness_ranking", "not testable here", {}, "smollm2_135m 0.940"),
     Case("model_robustness_ranking", "not testable here", p1e(p1e_robustness_tiny_gpt=0.5), "tiny_gpt 0.500"),

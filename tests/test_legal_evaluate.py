@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from lab import models, stats
+from lab import inference, models
 from lab.legal import baselines, data, evaluate
 from tests.legal_fixtures import build_tiny_model
 
@@ -49,20 +49,41 @@ def test_metrics():
     assert evaluate.macro_f1(["a", "a", "b"], ["a", "b", "b"], ["a", "b"]) == pytest.approx(2 / 3)
 
 
-def test_bootstrap_metric_covers_estimate_and_needs_1000():
+def test_fast_macro_f1_equals_sklearns():
+    rng = np.random.default_rng(4)
+    labels = ["a", "b", "c", "d"]
+    for _ in range(50):
+        refs = list(rng.choice(labels[:3], 30))  # "d" never true: its F1 counts as 0, as sklearn's does
+        preds = list(rng.choice(labels + ["zz"], 30))  # and a prediction that is no label
+        fast = evaluate._macro_f1_codes(evaluate._codes(preds, labels), evaluate._codes(refs, labels), len(labels))
+        assert fast == pytest.approx(evaluate.macro_f1(preds, refs, labels))
+
+
+def test_the_crossed_interval_carries_the_seed_variation():
+    """Three adapters scored on the same 200 examples, one far from the others: the two-way interval (seeds and
+    examples) must be wider than the examples-only interval of the seed-averaged scores, which hides the spread."""
     rng = np.random.default_rng(0)
-    refs = list(rng.choice(["a", "b", "c"], 80))
-    preds = [r if rng.random() < 0.7 else "a" for r in refs]
-    iv = evaluate.bootstrap_metric(refs, preds, lambda p, r: evaluate.macro_f1(p, r, ["a", "b", "c"]), 1000)
-    assert iv.low <= iv.estimate <= iv.high and iv.high - iv.low > 0.05
-    with pytest.raises(ValueError):
-        evaluate.bootstrap_metric(refs, preds, lambda p, r: 0.0, 500)
+    runs = [evaluate.Scores("t", f"seed {k}", [], (rng.random(200) < p).astype(float)) for k, p in
+            enumerate((0.35, 0.40, 0.60))]
+    both = evaluate.interval(runs, resamples=2000)
+    averaged = evaluate.interval([evaluate.mean_over_seeds(runs, "mean")], resamples=2000)
+    assert both.estimate == pytest.approx(averaged.estimate)
+    assert (both.high - both.low) > 1.3 * (averaged.high - averaged.low)
+    assert both.low <= both.estimate <= both.high
+
+
+def test_seed_table_reports_every_tasks_mean_and_interval():
+    runs = {k: {"a": evaluate.Scores("a", "x", [], np.array(v)), "b": evaluate.Scores("b", "x", [], np.array(w))}
+            for k, (v, w) in enumerate((([1, 0, 1.], [0, 0, 0.]), ([1, 1, 1.], [0, 0, 0.]), ([0, 0, 1.], [0, 0, 0.])))}
+    table = evaluate.seed_table(runs)
+    assert not table.isna().any().any()  # a later task's interval is never computed over the added rows
+    assert table.loc["mean", "a"] == pytest.approx(2 / 3, abs=1e-4) and table.loc["t95 low", "a"] < 2 / 3
 
 
 def test_verdicts():
-    assert evaluate.verdict_above(stats.Interval(0.7, 0.65, 0.75), 0.6) == "met"
-    assert evaluate.verdict_above(stats.Interval(0.5, 0.45, 0.55), 0.6) == "not met"
-    assert evaluate.verdict_above(stats.Interval(0.6, 0.55, 0.65), 0.6) == "inconclusive"
+    assert evaluate.verdict_above(inference.Interval(0.7, 0.65, 0.75), 0.6) == "met"
+    assert evaluate.verdict_above(inference.Interval(0.5, 0.45, 0.55), 0.6) == "not met"
+    assert evaluate.verdict_above(inference.Interval(0.6, 0.55, 0.65), 0.6) == "inconclusive"
 
 
 def test_baselines(legal):
@@ -85,12 +106,18 @@ def test_baselines(legal):
 def test_paired_tests_and_summary(legal):
     ts = legal.tasks["jurisdiction"]
     test = ts.splits["test"]
-    gold = evaluate.score(ts, test, [e.label for e in test], "oracle")
+    gold = [evaluate.score(ts, test, [e.label for e in test], f"oracle {k}") for k in range(5)]
     rnd = evaluate.score(ts, test, baselines.random_baseline(ts, test), "random")
     table = evaluate.paired_tests(gold, {"random": rnd}, resamples=1000)
-    assert table.loc[("random", "accuracy"), "p (Holm)"] < 0.01
-    summary = evaluate.summary_table(ts, test, {"oracle": gold, "random": rnd}, resamples=1000)
+    row = table.loc[("random", "accuracy")]
+    # five seeds of one sign: the exact test's floor, 2 / 2^5, and no smaller
+    assert row["p (seeds)"] == pytest.approx(0.0625) and row["p floor"] == pytest.approx(0.0625)
+    assert row["diff low"] > 0.4 and row["seeds"] == 5
+    summary = evaluate.summary_table(ts, test, {"oracle": gold, "random": [rnd]}, resamples=1000)
     assert summary.loc["oracle", "accuracy"] == 1.0 and summary.loc["random", "acc high"] < 0.5
+    assert summary.loc["oracle", "runs"] == 5 and summary.loc["random", "runs"] == 1
+    assert "cannot go below p = 0.25" in evaluate.seeds_sentence(3)
+    assert "can reach p < 0.05" in evaluate.seeds_sentence(6)
 
 
 def test_deployment_variants_run_in_their_own_process(tiny, legal, tmp_path):

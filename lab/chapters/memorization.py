@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import assets, canaries, extraction, proportions, scaling
+from .. import assets, canaries, extraction, inference, scaling
 from ..params import Param, ParameterError, Spec
 
 RUNS = Path(__file__).resolve().parents[2] / "runs" / "p5_memorization_scale"
@@ -172,7 +172,7 @@ def verdict(size_cmp, max_log10_params: float) -> str:
     parts = []
     if size_cmp.degenerate:
         k, n = size_cmp.successes, size_cmp.trials
-        lo, hi = proportions.wilson(k, n)
+        lo, hi = inference.wilson(k, n)
         parts.append(f"{'no' if k == 0 else 'every'} measured canary is extracted ({k} of {n}; 95% Wilson interval "
                      f"[{lo:.3f}, {hi:.3f}]), so this ladder cannot tell smooth growth from a threshold")
     elif not size_cmp.linear.identifiable:
@@ -460,8 +460,8 @@ def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
         "p5_top_duplicates": int(inserted.duplicates.max()),
         "p5_false_positive": float(held.mean()), "p5_held_out_n": int(len(held)),
     }
-    out["p5_top_rate_low"], out["p5_top_rate_high"] = proportions.wilson(int(top.sum()), len(top))
-    out["p5_false_positive_low"], out["p5_false_positive_high"] = proportions.wilson(int(held.sum()), len(held))
+    out["p5_top_rate_low"], out["p5_top_rate_high"] = inference.wilson(int(top.sum()), len(top))
+    out["p5_false_positive_low"], out["p5_false_positive_high"] = inference.wilson(int(held.sum()), len(held))
     if dup.degenerate:
         out["p5_dup_sentence"] = (f"At the largest size {'no' if dup.successes == 0 else 'every'} inserted canary is "
                                   f"extracted ({dup.successes} of {dup.trials}), whatever its duplication count, so "

@@ -5,12 +5,8 @@ observable beside the original study's metrics, checkpointed per attractor so th
 resumes where it stopped. A checkpoint is keyed by content: the grid, the model's content hash (local
 weights, config and tokenizer files; an API's reported identity and the local tokenizer's hash) and the
 hash of the lab code that computes the records (``lab.dynamics.identity``), so a changed model or a
-changed measuring function never reuses a record. ``compare(records)`` gives paired bootstrap 95% intervals of the perturbed
-minus control difference, Holm-adjusted p-values across the whole family, and effect sizes.
-
-Unit of analysis: with greedy decoding the seed only moves the perturbation (position, tokens, noise),
-and all seeds of an attractor share one control, so seeds are averaged within each attractor and the
-attractors are the independent paired units of the bootstrap.
+changed measuring function never reuses a record. The statistics over the records are in
+``lab.dynamics.comparisons``, apart, so that a change to them never invalidates a record.
 """
 from __future__ import annotations
 
@@ -32,7 +28,7 @@ OBSERVABLES = {
     "onset": ("divergence onset step (max_new_tokens when identical)", True),
     "embedding_distance": ("1 - cosine of MiniLM embeddings, vs control", True),
     "matched_prefix": ("tokens matching the true continuation", False),
-    "true_prob_mean": ("mean p(true token) along the true continuation", False),
+    "true_prob_mean": ("arithmetic mean p(true token) along the true continuation", False),
     "extractable_32": ("32-token extractable (Carlini)", False),
     "original_score": ("original composite 'memorization' score", False),
     "original_word_kl": ("original word-count 'KL' against the canonical text", False),
@@ -276,70 +272,3 @@ def mean_per_step(step_lists):
     for i, s in enumerate(rows):
         padded[i, :len(s)] = s
     return np.nanmean(padded, axis=0).tolist(), (~np.isnan(padded)).sum(axis=0).tolist()
-
-
-def per_attractor(df, observable: str):
-    """Control and perturbed values per (action, magnitude) and attractor, seeds averaged."""
-    control = df[df.action == "control"].set_index("attractor")[observable]
-    pert = df[df.action != "control"].copy()
-    pert["magnitude"] = pert["magnitude"].astype(object).where(pert["magnitude"].notna(), "-")
-    means = pert.groupby(["action", "magnitude", "attractor"], sort=False)[observable].mean()
-    return control, means
-
-
-def compare(records, observables: list[str] | None = None, resamples: int = 2000, seed: int = 0,
-            min_units: int = 4):
-    """Paired comparison perturbed - control per (action, magnitude, observable): bootstrap 95% CI of the
-    mean difference over attractors, Holm-adjusted p-value across the whole family, Cohen's d_z.
-
-    With fewer than ``min_units`` attractors a bootstrap cannot say anything (two units give three
-    possible resamples), so only the mean difference is reported and the interval and p-value are NaN."""
-    import numpy as np
-    import pandas as pd
-
-    from .. import stats
-
-    df = frame(records)
-    missing = unavailable_observables(df)
-    rows = []
-    for name in observables or list(OBSERVABLES):
-        if name in missing:  # one row per condition saying so, rather than silently no rows
-            rows += _unavailable_rows(df, name, missing[name])
-            continue
-        if name not in df or df[name].isna().all():
-            continue
-        control, means = per_attractor(df, name)
-        for (action, magnitude), series in means.groupby(level=[0, 1], sort=False):
-            series = series.droplevel([0, 1])
-            units = [u for u in series.index if u in control.index and not (
-                np.isnan(series[u]) or np.isnan(control[u]))]
-            if not units:
-                continue
-            a = np.array([series[u] for u in units])
-            b = np.array([control[u] for u in units])
-            row = {"action": action, "magnitude": magnitude, "observable": name, "n_attractors": len(units),
-                   "mean_difference": float(np.mean(a - b)), "ci_low": math.nan, "ci_high": math.nan,
-                   "p": math.nan, "effect_size_dz": math.nan}
-            if len(units) >= min_units:
-                res = stats.paired_bootstrap(a, b, resamples=resamples, seed=seed)
-                row.update(ci_low=res.difference.low, ci_high=res.difference.high, p=res.p_value,
-                           effect_size_dz=res.effect_size)
-            rows.append(row)
-    out = pd.DataFrame(rows)
-    if len(out):
-        out["p_holm"] = math.nan
-        tested = out["p"].notna()
-        if tested.any():
-            out.loc[tested, "p_holm"] = stats.holm(out.loc[tested, "p"].to_numpy())
-    if "unavailable" in out:  # the last column, so that the numeric columns keep their places
-        out = out[[c for c in out if c != "unavailable"] + ["unavailable"]]
-    return out
-
-
-def _unavailable_rows(df, name: str, why: str) -> list[dict]:
-    pert = df[df.action != "control"]
-    magnitudes = pert["magnitude"].astype(object).where(pert["magnitude"].notna(), "-")
-    conditions = list(dict.fromkeys(zip(pert.action, magnitudes)))
-    return [{"action": a, "magnitude": m, "observable": name, "n_attractors": 0, "mean_difference": math.nan,
-             "ci_low": math.nan, "ci_high": math.nan, "p": math.nan, "effect_size_dz": math.nan,
-             "unavailable": why} for a, m in conditions]

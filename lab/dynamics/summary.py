@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 
 UNAVAILABLE = "unavailable"  # glued in place of a figure the run could not measure (never an estimate)
-OBSERVABLES = {"kl": ("kl_mean", 1.0), "drop": ("true_prob_mean", -1.0)}  # short name: (column, sign)
+# short name: (column, sign). "prefix" is the drop in the number of generated tokens that match the true
+# continuation: memorization measured on what is generated, a scale common to every level. The KL and the
+# p(true) drop of D are computed on the distribution its bias was added to, so for D they measure the bias.
+OBSERVABLES = {"kl": ("kl_mean", 1.0), "drop": ("true_prob_mean", -1.0), "prefix": ("matched_prefix", -1.0)}
 
 
 def _strongest(cmp, column: str):
@@ -78,3 +81,80 @@ def strongest_kl(cmp, label) -> dict:
 
 def slug(model: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", model.lower()).strip("_")
+
+
+CLAIMED_ORDER = ("C_seed", "B_seed", "A_seed", "D_seed", "E_seed")  # 001's ranking of its actions by Δ Mem
+ORIGINAL_TEXT = "don_quijote_es"  # the original's only test text (001)
+RANKING_METRICS = {"original": "original_score", "ours": "true_prob_mean"}
+
+
+def ranking_by_change(df) -> "pd.DataFrame":
+    """The seed-faithful actions ranked by their drop (control − perturbed, seeds averaged, then attractors)
+    under each combination of the two changes this book made to the original's ranking: the texts (its one
+    Spanish text, or every attractor run) and the metric (its composite score, or p(true token)). Kendall's τ
+    (scipy) against the claimed order C > B > A > D > E; point estimates only: with one text there is no
+    unit to test over, so this says which change moves the ranking, not whether a ranking is significant.
+    The third change, the prompt format (the original sent chat messages to an API; here every prompt is raw
+    text, with no chat template), is not undone here; the chapter shows the ranking of an instruction-tuned
+    model (SmolLM2-135M-Instruct) beside a base one (Gemma-3-270M)."""
+    import pandas as pd
+    from scipy import stats as sps
+
+    rows = []
+    texts = {"original's text": [ORIGINAL_TEXT], "every attractor run": sorted(df.attractor.unique())}
+    for text_name, names in texts.items():
+        sub = df[df.attractor.isin(names)]
+        if not len(sub) or ORIGINAL_TEXT not in set(df.attractor):
+            continue
+        for metric_name, column in RANKING_METRICS.items():
+            control = sub[sub.action == "control"].set_index("attractor")[column]
+            pert = sub[sub.action.isin(CLAIMED_ORDER)]
+            per_unit = pert.groupby(["action", "attractor"])[column].mean().unstack()
+            drops = (control - per_unit).mean(axis=1)  # rows: actions; control − perturbed, then over texts
+            if drops.isna().any() or len(drops) < len(CLAIMED_ORDER):
+                continue
+            # tau-b against the claimed ranks: tied drops count as ties, never as the claimed order
+            tau = sps.kendalltau(range(len(CLAIMED_ORDER), 0, -1), [drops[a] for a in CLAIMED_ORDER]).statistic
+            rows.append({"texts": text_name, "metric": metric_name, "attractors": len(names),
+                         "ranking": _ranking(drops),
+                         "kendall_tau_with_claim": float(tau),
+                         **{a.removesuffix("_seed"): float(drops[a]) for a in CLAIMED_ORDER}})
+    columns = ["texts", "metric", "attractors", "ranking", "kendall_tau_with_claim",
+               *(a.removesuffix("_seed") for a in CLAIMED_ORDER)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _ranking(drops) -> str:
+    """'C > B = A > …': actions by decreasing drop, equal drops (to 1e-12) joined by '='."""
+    order = sorted(CLAIMED_ORDER, key=lambda a: -drops[a])
+    text = order[0].removesuffix("_seed")
+    for prev, a in zip(order, order[1:]):
+        text += (" = " if abs(drops[prev] - drops[a]) <= 1e-12 else " > ") + a.removesuffix("_seed")
+    return text
+
+
+def ranking_figures(table, prefix: str = "p1e") -> dict:
+    """Glue-ready rankings and τ per (texts, metric), and one computed sentence naming which change moves the
+    ranking away from the original's setting ("unavailable" when the original's text was not run)."""
+    if not len(table):
+        return {f"{prefix}_ranking_sentence": f"{UNAVAILABLE}: the run did not include {ORIGINAL_TEXT} "
+                                                    "with all five seed-faithful actions"}
+    key = {("original's text", "original"): "orig_text_orig_metric", ("original's text", "ours"): "orig_text_our_metric",
+           ("every attractor run", "original"): "all_texts_orig_metric", ("every attractor run", "ours"): "all_texts_our_metric"}
+    out, cell = {}, {}
+    for row in table.itertuples():
+        k = key[(row.texts, row.metric)]
+        cell[k] = row
+        out[f"{prefix}_ranking_{k}"] = row.ranking
+        out[f"{prefix}_ranking_tau_{k}"] = row.kendall_tau_with_claim
+    base = cell["orig_text_orig_metric"]
+    moved = [f"the metric alone ({cell['orig_text_our_metric'].ranking}, τ = "
+             f"{cell['orig_text_our_metric'].kendall_tau_with_claim:.2f})",
+             f"the texts alone ({cell['all_texts_orig_metric'].ranking}, τ = "
+             f"{cell['all_texts_orig_metric'].kendall_tau_with_claim:.2f})",
+             f"both ({cell['all_texts_our_metric'].ranking}, τ = {cell['all_texts_our_metric'].kendall_tau_with_claim:.2f})"]
+    out[f"{prefix}_ranking_sentence"] = (
+        f"On the original's own text ({ORIGINAL_TEXT}) and with its own score, the seed-faithful actions rank "
+        f"{base.ranking} (Kendall τ-b = {base.kendall_tau_with_claim:.2f} with the claimed C > B > A > D > E); "
+        f"changing {moved[0]}; changing {moved[1]}; changing {moved[2]}.")
+    return out

@@ -1,0 +1,41 @@
+"""lab.dynamics.summary: the ranking of the original's actions under each change the book made."""
+import pandas as pd
+import pytest
+
+from lab.dynamics import summary
+
+SEED_ACTIONS = ("A_seed", "B_seed", "C_seed", "D_seed", "E_seed")
+
+
+def _records(drops: dict[str, dict[str, tuple[float, float]]]) -> pd.DataFrame:
+    """Rows for each attractor: a control at (1, 1) and each seed action at 1 − its (score, probability) drop."""
+    rows = []
+    for attractor, by_action in drops.items():
+        rows.append({"attractor": attractor, "action": "control", "original_score": 1.0, "true_prob_mean": 1.0})
+        for action, (score_drop, prob_drop) in by_action.items():
+            for seed in (0, 1):
+                rows.append({"attractor": attractor, "action": action, "original_score": 1.0 - score_drop,
+                             "true_prob_mean": 1.0 - prob_drop})
+    return pd.DataFrame(rows)
+
+
+def test_the_changes_that_move_the_ranking_are_told_apart():
+    claimed = {a: (s, 0.1) for a, s in zip(("C_seed", "B_seed", "A_seed", "D_seed", "E_seed"), (5, 4, 3, 2, 1))}
+    reversed_prob = {a: (s, p) for (a, (s, _)), p in zip(claimed.items(), (1, 2, 3, 4, 5))}
+    df = _records({"don_quijote_es": reversed_prob, "hamlet": {a: (-s, 0.0) for a, (s, _) in claimed.items()}})
+    table = summary.ranking_by_change(df).set_index(["texts", "metric"])
+    assert table.loc[("original's text", "original"), "ranking"] == "C > B > A > D > E"
+    assert table.loc[("original's text", "original"), "kendall_tau_with_claim"] == pytest.approx(1.0)
+    assert table.loc[("original's text", "ours"), "kendall_tau_with_claim"] == pytest.approx(-1.0)
+    # hamlet's score drops cancel don_quijote_es's exactly: a tie, which the ranking must not call the claim
+    tie = table.loc[("every attractor run", "original")]
+    assert tie.attractors == 2 and tie.ranking == "C = B = A = D = E" and pd.isna(tie.kendall_tau_with_claim)
+    figures = summary.ranking_figures(summary.ranking_by_change(df))
+    assert figures["p1e_ranking_orig_text_orig_metric"] == "C > B > A > D > E"
+    assert "the metric alone (E > D > A > B > C, τ = -1.00)" in figures["p1e_ranking_sentence"]
+
+
+def test_without_the_original_text_the_ranking_is_unavailable():
+    df = _records({"hamlet": {a: (1.0, 0.1) for a in SEED_ACTIONS}})
+    assert summary.ranking_by_change(df).empty
+    assert summary.ranking_figures(summary.ranking_by_change(df))["p1e_ranking_sentence"].startswith("unavailable")
