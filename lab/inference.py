@@ -7,9 +7,6 @@ on that design can report p below 2 / 2^n (two-sided): 5 units, 0.0625; 10 units
 many to enumerate, a Monte-Carlo sign-flip test is used and its floor is the larger of the design's and the
 resampling's. Intervals of a mean over a handful of units are Student-t intervals (a percentile bootstrap over
 5 or 10 units under-covers); BCa is for larger samples of i.i.d. units.
-
-Replaces ``lab.stats``'s resampling versions (issue #12); ``Interval``, ``holm`` and ``t_interval`` stay there
-until Part III moves here too, and are re-exported so that chapters import one module.
 """
 from __future__ import annotations
 
@@ -20,10 +17,43 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import stats as sps
 
-from .stats import Interval, holm, t_interval  # noqa: F401  (holm: scipy has no Holm step-down)
-
 EXACT_UP_TO = 16  # units: 2^16 = 65,536 sign patterns, enumerated in well under a second
 MONTE_CARLO_RESAMPLES = 9_999
+
+
+@dataclass(frozen=True)
+class Interval:
+    estimate: float
+    low: float
+    high: float
+    level: float = 0.95
+
+    def __str__(self) -> str:
+        return f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}]"
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm–Bonferroni adjusted p-values (family-wise error control), in the input order. Home-made: scipy has
+    no Holm step-down (``false_discovery_control`` is Benjamini–Hochberg/Yekutieli)."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.empty(p.size)
+    running = 0.0
+    for rank, i in enumerate(np.argsort(p)):
+        running = max(running, (p.size - rank) * p[i])
+        adjusted[i] = min(1.0, running)
+    return adjusted
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> Interval:
+    """Student-t interval of a mean over a handful of units (seeds), where a bootstrap is too coarse; with no
+    spread the interval is the point itself."""
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        raise ValueError("t_interval needs at least two values")
+    if x.std(ddof=1) == 0:
+        return Interval(float(x.mean()), float(x.mean()), float(x.mean()), level)
+    ci = sps.ttest_1samp(x, 0.0).confidence_interval(level)
+    return Interval(float(x.mean()), float(ci.low), float(ci.high), level)
 
 
 def design_floor(n: int) -> float:

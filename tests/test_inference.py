@@ -104,3 +104,14 @@ def test_wilson_matches_published_values_and_refuses_impossible_counts():
     for k, n in ((3, 2), (0, 0)):
         with pytest.raises(ValueError):
             inference.wilson(k, n)
+
+
+def test_holm_matches_the_textbook_example():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005*4=0.02, 0.01*3=0.03, 0.03*2=0.06, 0.04*1=0.04 -> monotone 0.06
+    np.testing.assert_allclose(inference.holm(p), [0.03, 0.06, 0.06, 0.02])
+
+
+def test_t_interval_of_values_without_spread_is_the_point():
+    iv = inference.t_interval([0.0, 0.0, 0.0])
+    assert (iv.estimate, iv.low, iv.high) == (0.0, 0.0, 0.0)

@@ -21,8 +21,8 @@ def _notebook(path, code_cells, **metadata):
 def test_lab_closure_follows_imports_transitively():
     files = {f.name for f in runner.lab_closure("from lab.chapters import models_assets as ch")}
     assert {"models_assets.py", "models.py", "assets.py", "params.py", "__init__.py"} <= files
-    assert "stats.py" not in files and "runner.py" not in files
-    assert {f.name for f in runner.lab_closure("import lab.stats")} == {"stats.py", "__init__.py"}
+    assert "inference.py" not in files and "runner.py" not in files
+    assert {f.name for f in runner.lab_closure("import lab.inference")} == {"inference.py", "__init__.py"}
 
 
 def test_fingerprint_tracks_source_parameters_and_lab_code(tmp_repo):
