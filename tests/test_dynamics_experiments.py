@@ -75,6 +75,11 @@ def test_the_design_sentence_says_when_no_comparison_can_reach_significance(reco
     ten = out.assign(n_attractors=10)
     assert comparisons.reach(ten)["reachable"]  # 5 x 2/1024 < 0.05
     assert "possible, not guaranteed" in comparisons.design_sentence(ten)
+    # the whole table (10 tests) instead of one observable's family (5): both figures, computed
+    assert comparisons.reach(ten)["smallest_adjusted_table"] == pytest.approx(10 * 2 / 1024)
+    assert "whole table of 10 tests instead, it would be 0.01953" in comparisons.design_sentence(ten)
+    one_family = comparisons.compare(records, ["kl_mean"])
+    assert "whole table" not in comparisons.design_sentence(one_family)
 
 
 def test_checkpoints_resume_without_recomputing(lm, tmp_path, monkeypatch):
