@@ -293,7 +293,7 @@ def rule(fn):
 
 def ci(value: float, low: float, high: float, fmt: str = ".3f") -> str:
     if any(map(math.isnan, (low, high))):
-        return f"{value:{fmt}} (no interval: too few units)"
+        return f"{value:{fmt}} (no interval: too few units, or every unit gave the same value)"
     return f"{value:{fmt}} [{low:{fmt}}, {high:{fmt}}]"
 
 
