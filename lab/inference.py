@@ -94,8 +94,8 @@ def paired(differences: Sequence[float], unit: str, level: float = 0.95, seed: i
     The test is scipy's one-sample ``permutation_test`` (each unit's sign flipped), exact for n <= EXACT_UP_TO;
     when every non-zero difference has the same size it is the exact binomial sign test, which is that same
     sign-flip test computed in closed form, for any n.
-    The interval is the Student-t interval of the mean difference; with no spread at all (every difference the
-    same) a t-interval does not exist and low/high are NaN, while the test still counts the signs."""
+    The interval is the Student-t interval of the mean difference; with no spread (every difference the same, up
+    to rounding) a t-interval does not exist and low/high are NaN, while the test still counts the signs."""
     d = np.asarray(differences, dtype=float)
     if d.ndim != 1 or d.size < 2:
         raise ValueError(f"a paired comparison needs at least two {unit}s, got {d.size}")
@@ -118,7 +118,9 @@ def paired(differences: Sequence[float], unit: str, level: float = 0.95, seed: i
         p = float(min(1.0, res.pvalue))
     floor = design_floor(n) if exact else max(design_floor(n), 2.0 / (resamples + 1))
     sd = float(d.std(ddof=1))
-    if sd > 0:
+    # differences equal up to rounding (one score on every unit, summed in another order) have no spread a
+    # t-interval can use: scipy's t-test would only warn of catastrophic cancellation and return noise
+    if sd > 1e-12 * max(1.0, float(np.abs(d).max())):
         ci = sps.ttest_1samp(d, 0.0).confidence_interval(level)
         low, high = float(ci.low), float(ci.high)
         dz = float(d.mean() / sd)

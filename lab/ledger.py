@@ -224,28 +224,52 @@ REGISTRY_MODELS = {"smollm2-135m": ("SmolLM2-135M-Instruct", "smollm2_params_m")
                    "gemma3-270m": ("Gemma-3-270M", "gemma3_params_m")}
 
 
-def _model(r: Results, name: str) -> tuple[str, float | None]:
-    """A readable name with its size, and the parameter count of a model a page ran (None for a model the book
-    cannot count)."""
+# pages that glue the parameter count of the model they ran (lab.models.loaded_table): any model, a reader's
+# hub model among them, is then measured against a claim's scale
+PAGE_MODEL_PARAMS = {"p1_experiments": "p1e_model_params", "p1_analysis": "p1x_model_params",
+                     "p3_legal_lora": "p3_model_params"}
+
+
+def _model(r: Results, name: str, page: str | None = None) -> tuple[str, float | None]:
+    """A readable name with its size, and the parameter count of a model a page ran: a registry model's from the
+    models page, any other from the page's own glued count (None where neither exists)."""
     if name in REGISTRY_MODELS:
         label, key = REGISTRY_MODELS[name]
         millions = r("p0_models_assets", key)
         return f"{label} ({millions:.1f}M parameters)", millions * 1e6
+    key = PAGE_MODEL_PARAMS.get(page)
+    if key and r.has(page, key):
+        n = float(r(page, key))
+        return f"{name} ({n / 1e9:.2f}B parameters)", n
     return name, None
 
 
+def _weights(r: Results, page: str, name: str) -> str:
+    """How the weights were held: the registry's are 4-bit GGUF files de-quantized; others as loaded."""
+    if name in REGISTRY_MODELS:
+        return "4-bit GGUF weights de-quantized"
+    try:
+        return f"{r.parameter(page, 'dtype')} weights"
+    except LedgerError:  # a page published before dtype was a parameter
+        return "float32 weights"
+
+
 def run_part1(r: Results, page: str) -> RunScale:
-    label, params = _model(r, r.parameter(page, "model"))
-    return RunScale(f"{label} (4-bit GGUF weights de-quantized), on the book's attractors", params,
-                    "pretraining corpus")
+    name = r.parameter(page, "model")
+    label, params = _model(r, name, page)
+    return RunScale(f"{label} ({_weights(r, page, name)}), on the book's attractors", params, "pretraining corpus")
 
 
 def run_pretrained(r: Results) -> RunScale:
-    names = r.parameter("p5_memorization_scale", "pretrained")
+    p = "p5_memorization_scale"
+    names = r.parameter(p, "pretrained")
     models = [_model(r, n) for n in names]
-    sizes = [p for _, p in models if p is not None]
-    return RunScale(" and ".join(m for m, _ in models) + " (pretrained, 4-bit GGUF de-quantized)",
-                    max(sizes) if len(sizes) == len(models) and sizes else None, "pretraining corpus")
+    sizes = [n for _, n in models if n is not None]
+    largest = (max(sizes) if len(sizes) == len(models) and sizes
+               else float(r(p, "p5_pretrained_params_max")) if names and r.has(p, "p5_pretrained_params_max")
+               else None)
+    return RunScale(" and ".join(m for m, _ in models) + f" (pretrained, {_weights(r, p, names[0]) if names else ''})",
+                    largest, "pretraining corpus")
 
 
 def run_ladder(r: Results) -> RunScale:
@@ -269,7 +293,7 @@ def run_part2(r: Results, page: str = "p2_training") -> RunScale:
 
 
 def run_part3(r: Results) -> RunScale:
-    label, params = _model(r, r.parameter("p3_legal_lora", "model"))
+    label, params = _model(r, r.parameter("p3_legal_lora", "model"), "p3_legal_lora")
     steps, seeds = r("p3_legal_lora", "p3_steps"), r("p3_legal_lora", "p3_seeds")
     return RunScale(f"{label}, {steps} LoRA steps per seed, {seeds} seeds", params, None, steps)
 

@@ -68,6 +68,36 @@ def commands(before: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def _hub_ids(params: dict) -> list[str]:
+    from .models import HUB_ID
+
+    names = [params.get("model")] + [n for key in ("extra_models", "models", "pretrained") for n in params.get(key) or []]
+    return [n for n in names if isinstance(n, str) and HUB_ID.match(n)]
+
+
+def unrun_profiles():
+    """Profiles that no page of this book was executed with, and what each needs: "a GPU and the hub" where it
+    names Hugging Face hub models (none are reachable from the machine that builds the book), "a GPU" where it
+    asks for CUDA. Listed with the command that runs them, never as results."""
+    import pandas as pd
+
+    published = {runner.page_source(page) for page in notebook_chapters()}
+    rows = []
+    for nb in sorted(runner.NOTEBOOKS.glob("[!.]*.ipynb")):  # not a refresh's temporary copy
+        for profile, params in runner.profiles(nb.stem).items():
+            if profile == "quick" or (nb.stem, profile) in published:
+                continue
+            hub = _hub_ids(params)
+            cuda = params.get("device") == "cuda"
+            if not hub and not cuda:
+                continue
+            rows.append({"notebook": nb.stem, "profile": profile,
+                         "models": ", ".join(hub) or "—",
+                         "needs": "a GPU and the hub" if hub else "a GPU",
+                         "command": f"python -m lab run notebooks/{nb.stem}.ipynb --profile {profile}"})
+    return pd.DataFrame(rows).set_index(["notebook", "profile"])
+
+
 def total_wall_time(before: str | None = None) -> float:
     return float(sum((runner.recorded(runner.BOOK / f"{p}.ipynb") or {}).get("wall_time_s") or 0
                      for p in pages(before)))

@@ -226,3 +226,28 @@ def test_the_landing_summary_says_what_settles_each_verdict(published):
     for text in map(escape, ledger.BASES.values()):
         assert text in html or f"No claim is {text}" in html
     assert set(published.basis) <= set(ledger.BASES)
+
+
+def test_a_readers_hub_model_run_meets_the_seed_scale_through_its_glued_parameter_count():
+    """A page published from the gpu-hub profile glues the parameter count of the model it loaded; the scale gate
+    then measures a 7-8B claim against it (and a registry model's count still comes from the models page)."""
+    from lab import ledger as lg
+
+    llama = {"__parameters__": {"model": "meta-llama/Meta-Llama-3-8B-Instruct", "dtype": "bfloat16"},
+             "p1e_model_params": 8_030_261_248}
+    run = lg.run_part1(lg.Results.of({"p1_experiments": llama}), "p1_experiments")
+    assert run.params == 8_030_261_248
+    assert "8.03B parameters" in run.what and "bfloat16 weights" in run.what
+    seed_scale = lg.Scale("Llama-3-8B-Instruct and Mistral-7B-Instruct (001)", params=(6e9, 9e9))
+    assert seed_scale.met_by(run)
+    unknown = lg.run_part1(lg.Results.of({"p1_experiments": {"__parameters__": {"model": "org/uncounted"}}}),
+                           "p1_experiments")
+    assert unknown.params is None and not seed_scale.met_by(unknown)  # no count: never let through
+    small = lg.run_part1(lg.Results.of({"p1_experiments": {"__parameters__": {"model": "smollm2-135m"}},
+                                        "p0_models_assets": {"smollm2_params_m": 134.5}}), "p1_experiments")
+    assert not seed_scale.met_by(small) and "4-bit GGUF" in small.what
+    legal = lg.run_part3(lg.Results.of({"p3_legal_lora": {"__parameters__": {"model": "meta-llama/Llama-3.2-1B",
+                                                                             "dtype": "bfloat16"},
+                                                          "p3_model_params": 1_235_814_400, "p3_steps": 2000,
+                                                          "p3_seeds": 5}}))
+    assert lg.Scale("Llama-3.2-1B after 2,000 steps", params=(1.0e9, 1.5e9), steps=2000).met_by(legal)

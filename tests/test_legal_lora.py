@@ -126,3 +126,15 @@ def test_below_random_check_reads_validation_accuracy():
     record["val_acc_jurisdiction"] = 0.3
     assert lora._check_aborts(checks, record, 2.0, lora.LoraSettings(), tasks, 0.0) is None
     assert checks[0].status == "passed"
+
+
+def test_a_bfloat16_base_trains_a_float32_adapter_and_stays_bfloat16(tiny, small_tasks, tmp_path):
+    """`-p dtype bfloat16`: the base weights stay bf16 (nothing upcasts the model behind the reader's back), peft
+    keeps the adapter in float32, and a step moves the adapter and gives a finite loss."""
+    lm, tok = models.load(tiny, dtype="bfloat16")
+    adapted, result = lora.train(lm, tok, small_tasks, tmp_path / "bf16", seed=0, settings=_settings(max_steps=2),
+                                 model_name="t bfloat16", resume=False, progress=False)
+    dtypes = {n: p.dtype for n, p in adapted.named_parameters()}
+    assert {d for n, d in dtypes.items() if "lora_" in n} == {torch.float32}
+    assert {d for n, d in dtypes.items() if "lora_" not in n} == {torch.bfloat16}
+    assert result.steps_done == 2 and all(h["val_loss"] == h["val_loss"] for h in result.history)

@@ -108,11 +108,29 @@ def run_papermill(command, tmp_path):
     assert all(f"{k} = {v!r}".replace("'", '"') in "".join(injected[0]["source"]) for k, v in given.items())
 
 
+def run_gpu_hub_refused_here(command, tmp_path):
+    """`lab run ... --profile gpu-hub` names CUDA and gated hub models, neither of which this machine has: it must
+    refuse in the parameters cell, naming what is missing and the fix, before any work. Run as written (on a
+    machine without CUDA the device is refused first), then with `-p device cpu` (the model is refused)."""
+    import os
+
+    words = _lab_argv(command)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
+    model = yaml.safe_load((ROOT / "notebooks" / "params" / f"{Path(words[1]).stem}.yml").read_text())["gpu-hub"]["model"]
+    for extra in ([], ["-p", "device", "cpu"]):
+        proc = subprocess.run([PY, "-m", "lab", *words, *extra, "--output", str(tmp_path / f"run{len(extra)}.ipynb")],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode != 0 and "ParameterError" in proc.stderr, proc.stderr[-3000:]
+        missing_model = model in proc.stderr and "hf auth login" in proc.stderr and "HF_HUB_OFFLINE" in proc.stderr
+        assert missing_model or (not extra and "no CUDA device" in proc.stderr), proc.stderr[-3000:]
+
+
 RULES = [  # (pattern, how, slow)
     (r"^make (book|test)$", run_make, False),
     (r"^(\.venv/bin/)?python -m lab assets list$", run_assets_list, False),
     (r"^(\.venv/bin/)?python -m lab run notebooks/\w+\.ipynb --profile cpu( -p \w+ \S+)*$", run_chapter_quick, True),
     (r"^(\.venv/bin/)?papermill notebooks/\w+\.ipynb out\.ipynb( -y '[^']*')+$", run_papermill, True),
+    (r"^(\.venv/bin/)?python -m lab run notebooks/\w+\.ipynb --profile gpu-hub$", run_gpu_hub_refused_here, False),
     # placeholders (X, [NAME]), the book (hours on the cpu profile) and bare subcommand names: --help
     (r"^(python -m lab|lab) (assets fetch \[NAME\]|refresh notebooks/X\.ipynb|book --only X|run|book)$", run_help,
      False),

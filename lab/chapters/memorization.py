@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import assets, canaries, extraction, inference, scaling
-from ..params import Param, ParameterError, Spec
+from .. import assets, canaries, extraction, inference, models, scaling
+from ..params import Param, Spec
 
 RUNS = Path(__file__).resolve().parents[2] / "runs" / "p5_memorization_scale"
 SEQ_LEN = 128
@@ -45,25 +45,24 @@ SPEC = Spec(
     Param("per_count", (int,), "canaries of each kind per duplication count", minimum=1),
     Param("held_out", (int,), "never-inserted canaries of each kind (false-positive floor)", minimum=1),
     Param("resamples", (int,), "bootstrap resamples of the fits", minimum=100),
-    Param("pretrained", (list,), "registry models measured on the public-domain attractors", item_types=(str,),
-          choices=assets.MODELS),
+    Param("pretrained", (list,), "pretrained models measured on the public-domain attractors: registry names, "
+          "local directories or Hugging Face hub ids", item_types=(str,),
+          check=lambda names: next(filter(None, map(models.model_problem, names)), None)),
     Param("api_models", (list,), "models behind an OpenAI-compatible API measured on the same attractors",
           item_types=(str,)),
     Param("base_url", (str,), "API base URL for api_models; '' means OpenRouter (needs OPENROUTER_API_KEY)"),
     Param("tokenizer", (str,), "local model whose tokenizer counts the API models' tokens"),
     Param("budget", (float,), "API spending cap in US dollars for api_models", minimum=0),
     Param("batch_size", (int,), "windows of 128 bytes per optimizer step", minimum=1),
-    Param("device", (str,), "cpu or cuda", choices=("cpu", "cuda")),
+    Param("device", (str,), "where the ladder trains and every model runs: auto (CUDA where present), cpu, cuda "
+          "or mps", choices=models.DEVICES, check=models.device_problem),
+    Param("dtype", (str,), "the pretrained models' dtype: float32, bfloat16 or float16 (the ladder trains in bf16 "
+          "autocast on CUDA and fp32 elsewhere, and is measured in fp32)", choices=models.DTYPES),
 )
 
 
 def check(params: dict) -> None:
     """Cross-parameter checks, before any training, loading or request."""
-    if params["device"] == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ParameterError("parameter 'device': 'cuda' asked for, but torch sees no CUDA device here")
     if params["api_models"]:
         from ..dynamics import notebook as dyn
 
@@ -278,6 +277,8 @@ def train_ladder(sizes: list[str], corpus: Corpus, epochs: int, seed: int, devic
     """Train every rung on the same stream; checkpoints under runs/ let an interrupted run resume."""
     import torch
 
+    device = models.pick_device(device)  # 'auto' named by what it picked: the checkpoints are per device
+
     from ..corpus import make_collate, windows
     from ..gpt import GPT
     from ..train import TrainConfig, train
@@ -314,6 +315,8 @@ def gpt_logits_fn(model):
 
 def measure_ladder(ladder: Ladder, corpus: Corpus, device: str):
     import pandas as pd
+
+    device = models.pick_device(device)
 
     rows = []
     for rung in ladder.rungs:
@@ -379,7 +382,8 @@ def scale_figure(df, ladder: Ladder, cmps: dict):
     return fig
 
 
-def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32, api: list[dict] | None = None):
+def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32, api: list[dict] | None = None,
+                          device: str = "auto", dtype: str = "float32"):
     """k-extractability of each public-domain attractor of Part I for each registry model, and for each
     API model (``api``: backend parameters from :func:`api_parameters`), greedy, raw text, no chat template.
 
@@ -388,20 +392,19 @@ def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32, api: 
     import pandas as pd
     import torch
 
-    from .. import models
     from ..dynamics import attractors
 
     rows = []
     texts = attractors.load()
     for name in names:
-        lm, tok = models.load(name)
+        lm, tok = models.load(name, dtype=dtype, device=device)
         fn = extraction.hf_logits_fn(lm)
         greedy = extraction.hf_greedy_fn(lm)
         for a in texts:
             ids = tok(a.text).input_ids
             p = min(prefix, len(ids) // 2)
             kk = min(k, len(ids) - p)
-            r = extraction.measure(fn, [ids], p, kk, greedy_fn=greedy)[0]
+            r = extraction.measure(fn, [ids], p, kk, greedy_fn=greedy, device=str(lm.device))[0]
             rows.append({"model": name, "attractor": a.name, "prefix tokens": p, "k": kk,
                          "extractable": r.extractable, "matched tokens": r.matched,
                          "geometric mean p(true token)": float(np.exp(r.logprob / kk))})

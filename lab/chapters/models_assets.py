@@ -5,22 +5,22 @@ from .. import assets, models
 from ..params import Param, Spec
 
 
-def _known_model(names):
-    for name in names:
-        try:
-            models.resolve(name) if name not in assets.MODELS else None
-        except KeyError as exc:
-            return str(exc)
-    return None if names else "give at least one model"
+def _known_models(names):
+    return next(filter(None, map(models.model_problem, names)), None) if names else "give at least one model"
 
 
 SPEC = Spec(
-    Param("models", (list,), "registry model names or local model paths", item_types=(str,), check=_known_model),
+    Param("models", (list,), "registry model names, local model paths or Hugging Face hub ids", item_types=(str,),
+          check=_known_models),
     Param("openings", (list,), "public-domain openings to continue", item_types=(str,)),
     Param("max_new_tokens", (int,), "tokens generated per opening", minimum=1),
     Param("passage_work", (str,), "file of the substitute corpus the passage comes from"),
     Param("passage_anchor", (str,), "text the passage starts at"),
     Param("passage_chars", (int,), "characters of the passage", minimum=50),
+    Param("device", (str,), "where the model runs: auto (CUDA where present), cpu, cuda or mps",
+          choices=models.DEVICES, check=models.device_problem),
+    Param("dtype", (str,), "weights' dtype: float32, bfloat16 (half the memory; an 8B model fits 24 GB) or float16",
+          choices=models.DTYPES),
 )
 
 
@@ -35,8 +35,8 @@ def asset_table():
     return pd.DataFrame(rows).set_index("asset")
 
 
-def load_models(names: list[str]) -> dict:
-    return {name: models.load(name) for name in names}
+def load_models(names: list[str], device: str = "auto", dtype: str = "float32") -> dict:
+    return {name: models.load(name, dtype=dtype, device=device) for name in names}
 
 
 def parameter_table(loaded: dict, as_frame: bool = True):

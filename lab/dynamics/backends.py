@@ -8,7 +8,6 @@ the control's exactly. ``open_backend`` picks this or the OpenAI-compatible clie
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Sequence
@@ -32,11 +31,12 @@ class LocalLM:
 
     supports = {"logprobs": True, "exact_kl": True, "embeddings": True, "tail_bias": True}
 
-    def __init__(self, model, tokenizer, name: str = "local", path=None):
+    def __init__(self, model, tokenizer, name: str = "local", path=None, files_sha256: str | None = None):
         import torch
 
         self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
         self.path = path  # the files it was loaded from (None: built in memory)
+        self._files_sha256 = files_sha256  # their hash, when the loader has already read them
         self.device = next(model.parameters()).device
         self.torch = torch
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (
@@ -45,26 +45,29 @@ class LocalLM:
 
     @classmethod
     def load(cls, model: str, device: str = "cpu", dtype: str = "float32") -> "LocalLM":
-        """A registry name (``smollm2-135m``, ``gemma3-270m``), a local HF directory or a .gguf file."""
+        """A registry name (``smollm2-135m``, ``gemma3-270m``), a local HF directory, a .gguf file or a
+        Hugging Face hub id, on ``device`` (``auto`` allowed) in ``dtype`` (see ``lab.models.load``)."""
         from .. import models
 
-        os.environ["HF_HUB_OFFLINE"] = "1"
         try:
-            models.resolve(model)
+            src = models.source(model)
         except KeyError as exc:
-            raise BackendError(str(exc).strip('"')) from None
+            raise BackendError(str(exc) if isinstance(exc, models.ModelUnavailable) else str(exc.args[0])) from None
         lm, tok = models.load(model, dtype=dtype, device=device)
-        return cls(lm, tok, name=model, path=models.resolve(model))
+        return cls(lm, tok, name=model, path=src.path, files_sha256=models.LOADED[model].files_sha256)
 
     @cached_property
     def identity(self) -> str:
-        """Content hash of the model (weights, config, tokenizer files), never its name: results cached
-        under it are reused only for the same model (see ``lab.dynamics.identity``)."""
+        """Content hash of the model (weights, config, tokenizer files), never its name, with the dtype and
+        device type it runs in (bf16 or a GPU kernel can change a greedy path): results cached under it are
+        reused only for the same model run the same way (see ``lab.dynamics.identity``)."""
         from . import identity
 
+        dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
+        where = f":{dtype}:{self.device.type}"
         if self.path is not None:
-            return "files:" + identity.model_files(self.path)
-        return "weights:" + identity.state_dict(self.model)
+            return "files:" + (self._files_sha256 or identity.model_files(self.path)) + where
+        return "weights:" + identity.state_dict(self.model) + where
 
     # ------------------------------------------------------------ vocabulary (see actions.Vocabulary)
     def encode(self, text: str) -> list[int]:
@@ -173,6 +176,7 @@ class LocalLM:
             pos = (mask.cumsum(-1) - 1).clamp(min=0)
             out = self.model(inputs_embeds=emb, attention_mask=mask, position_ids=pos, use_cache=True,
                              logits_to_keep=1)
+            # the logits alone go to float32 (tail bias, softmax, argmax ties); the model stays in its dtype
             cache, logits = out.past_key_values, out.logits[:, -1, :].float()
             gens = [torch.Generator().manual_seed(int(c.seed)) for c in conds] if temperature > 0 else None
             finished = torch.zeros(len(conds), dtype=torch.bool, device=self.device)
@@ -233,7 +237,7 @@ class LocalLM:
                 emb = self._embed(ids, mask, [conditions[i] for i in idx], [len(conditions[i].prompt_ids) for i in idx])
                 pos = (mask.cumsum(-1) - 1).clamp(min=0)
                 logits = self.model(inputs_embeds=emb, attention_mask=mask, position_ids=pos,
-                                    logits_to_keep=keep).logits.float()
+                                    logits_to_keep=keep).logits.float()  # float32 log-softmax and KL only
                 for r, i in enumerate(idx):
                     if not targets[r]:
                         results[i] = reduce(i, logits.new_zeros((0, logits.shape[-1])), [])

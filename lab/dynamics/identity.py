@@ -23,18 +23,10 @@ def _file_digest(path: Path) -> str:
 
 
 def model_files(path: str | Path) -> str:
-    """sha256 over the names and contents of a local model: every file of a Hugging Face directory
-    (weights, config, tokenizer) or one .gguf file. Read in full on each call: a file replaced at the same
-    path with the same size and time stamp is still told apart."""
-    p = Path(path).expanduser()
-    files = [p] if p.is_file() else sorted(f for f in p.rglob("*") if f.is_file()
-                                           and not any(part.startswith(".") for part in f.relative_to(p).parts))
-    if not files:
-        raise FileNotFoundError(f"no model files under {p}")
-    h = hashlib.sha256()
-    for f in files:
-        h.update(f"{f.relative_to(p) if f != p else f.name}:{_file_digest(f)}\n".encode())
-    return h.hexdigest()
+    """sha256 over the names and contents of a local model's files (``lab.models.files_sha256``)."""
+    from .. import models
+
+    return models.files_sha256(path)
 
 
 def state_dict(model) -> str:

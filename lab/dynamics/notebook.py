@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from .. import assets
+from .. import assets, models
 from ..params import Param, ParameterError, Spec
 from . import actions as act
 from . import attractors as attr
@@ -13,7 +13,8 @@ from .observables import ORIGINAL_THRESHOLD  # noqa: F401  (the pass mark the an
 SPEC = Spec(
     Param("backend", (str,), "'local' (transformers, white-box) or 'openai' (any OpenAI-compatible API)",
           choices=("local", "openai")),
-    Param("model", (str,), "registry model, local HF directory / .gguf file, or the API's model name"),
+    Param("model", (str,), "registry model, local HF directory / .gguf file, Hugging Face hub id "
+          "(org/name[@revision]), or the API's model name"),
     Param("extra_models", (list,), "further local models run the same way (e.g. gemma3-270m)", item_types=(str,)),
     Param("base_url", (str,), "API base URL; '' means OpenRouter (needs OPENROUTER_API_KEY)"),
     Param("tokenizer", (str,), "local model whose tokenizer the API actions use; '' = model"),
@@ -26,14 +27,17 @@ SPEC = Spec(
     Param("prefix_tokens", (int,), "prompt tokens taken from each attractor", minimum=1),
     Param("budget", (float,), "API spending cap in US dollars (refuses the next call rather than overspend)",
           minimum=0),
-    Param("batch_size", (int,), "conditions per batched generation", minimum=1),
+    Param("batch_size", (int,), "conditions per batched generation (lower it on a CUDA out-of-memory error)",
+          minimum=1),
+    Param("device", (str,), "where the model runs: auto (CUDA where present), cpu, cuda or mps",
+          choices=models.DEVICES, check=models.device_problem),
+    Param("dtype", (str,), "weights' dtype: float32, bfloat16 (half the memory; an 8B model fits 24 GB) or float16",
+          choices=models.DTYPES),
 )
 
 
 def check(params: dict) -> None:
     """Cross-parameter checks, before any model is loaded or any request sent."""
-    from .. import models
-
     if params["backend"] == "openai":
         if not params["base_url"] and not os.environ.get("OPENROUTER_API_KEY"):
             raise ParameterError("backend 'openai' with no base_url uses OpenRouter and needs OPENROUTER_API_KEY "
@@ -42,10 +46,9 @@ def check(params: dict) -> None:
     else:
         local = [params["model"]] + params["extra_models"]
     for name in local:
-        try:
-            models.resolve(name)
-        except KeyError as exc:
-            raise ParameterError(f"parameter model/tokenizer: {str(exc).strip(chr(34))}") from None
+        problem = models.model_problem(name)
+        if problem:
+            raise ParameterError(f"parameter model/tokenizer: {problem}")
 
 
 def open_backends(params: dict) -> dict:
@@ -60,15 +63,15 @@ def open_backends(params: dict) -> dict:
     torch.set_num_threads(int(os.environ.get("LAB_TORCH_THREADS", "1")))
     out = {}
     if params["backend"] == "openai":
-        vocab = LocalLM.load(params["tokenizer"] or params["model"])
+        vocab = LocalLM.load(params["tokenizer"] or params["model"])  # a tokenizer only: the CPU in fp32
         api = OpenAICompatible(params["model"], base_url=params["base_url"] or None, budget_usd=params["budget"],
                                tokenizer=vocab, pricing=Pricing())
         out[params["model"]] = (api, vocab)
     else:
-        lm = LocalLM.load(params["model"])
+        lm = LocalLM.load(params["model"], device=params["device"], dtype=params["dtype"])
         out[params["model"]] = (lm, lm)
     for name in params["extra_models"]:
-        lm = LocalLM.load(name)
+        lm = LocalLM.load(name, device=params["device"], dtype=params["dtype"])
         out[name] = (lm, lm)
     return out
 
@@ -85,7 +88,8 @@ def checkpoint_dir():
 def run_all(params: dict, backends: dict) -> dict:
     """{model: records} for every backend, checkpointed (the analysis notebook re-reads the same runs)."""
     g = grid(params)
-    return {name: ex.run(b, g, checkpoint_dir=checkpoint_dir(), vocab=v) for name, (b, v) in backends.items()}
+    with models.explain_oom("running the A-E grid"):
+        return {name: ex.run(b, g, checkpoint_dir=checkpoint_dir(), vocab=v) for name, (b, v) in backends.items()}
 
 
 def label(action: str, magnitude) -> str:

@@ -11,7 +11,6 @@ The original code is not available; where its description leaves a choice open, 
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections import Counter
 from functools import lru_cache
@@ -90,7 +89,6 @@ def k_extractable(generated: Sequence, true_continuation: Sequence, k: int) -> b
 
 @lru_cache(maxsize=1)
 def _sentence_model():
-    os.environ["HF_HUB_OFFLINE"] = "1"
     from sentence_transformers import SentenceTransformer
 
     from .. import assets

@@ -147,14 +147,16 @@ def ranking_figures(table, prefix: str = "p1e") -> dict:
         cell[k] = row
         out[f"{prefix}_ranking_{k}"] = row.ranking
         out[f"{prefix}_ranking_tau_{k}"] = row.kendall_tau_with_claim
+
+    def ranked(k: str) -> str:
+        return f"{cell[k].ranking}, τ = {cell[k].kendall_tau_with_claim:.2f}"
+
     base = cell["orig_text_orig_metric"]
-    moved = [f"the metric alone ({cell['orig_text_our_metric'].ranking}, τ = "
-             f"{cell['orig_text_our_metric'].kendall_tau_with_claim:.2f})",
-             f"the texts alone ({cell['all_texts_orig_metric'].ranking}, τ = "
-             f"{cell['all_texts_orig_metric'].kendall_tau_with_claim:.2f})",
-             f"both ({cell['all_texts_our_metric'].ranking}, τ = {cell['all_texts_our_metric'].kendall_tau_with_claim:.2f})"]
+    moved = "; ".join(f"changing {what} ({ranked(k)})" for what, k in (
+        ("the metric alone", "orig_text_our_metric"), ("the texts alone", "all_texts_orig_metric"),
+        ("both", "all_texts_our_metric")))
     out[f"{prefix}_ranking_sentence"] = (
         f"On the original's own text ({ORIGINAL_TEXT}) and with its own score, the seed-faithful actions rank "
         f"{base.ranking} (Kendall τ-b = {base.kendall_tau_with_claim:.2f} with the claimed C > B > A > D > E); "
-        f"changing {moved[0]}; changing {moved[1]}; changing {moved[2]}.")
+        f"{moved}.")
     return out

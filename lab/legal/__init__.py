@@ -9,22 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import models
 from ..params import Param, Spec
 from .data import TASKS, TaskError, check_tasks
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _model_problem(name: str) -> str | None:
-    from .. import models
-
-    try:
-        models.resolve(name)
-    except KeyError as exc:
-        return str(exc.args[0])
-    except Exception as exc:  # an asset that is missing or corrupt: say so before any work
-        return str(exc)
-    return None
 
 
 def _tasks_problem(tasks: list[str]) -> str | None:
@@ -43,8 +32,8 @@ def _data_problem(path: str) -> str | None:
 
 
 SPEC = Spec(
-    Param("model", (str,), "registry model (smollm2-135m, gemma3-270m) or a local Hugging Face directory",
-          check=_model_problem),
+    Param("model", (str,), "registry model (smollm2-135m, gemma3-270m), a local Hugging Face directory, or a "
+          "Hugging Face hub id (org/name[@revision], e.g. meta-llama/Llama-3.2-1B)", check=models.model_problem),
     Param("tasks", (list,), f"tasks to train and evaluate: {', '.join(TASKS)}", item_types=(str,),
           check=_tasks_problem),
     Param("data_path", (str,), "the articles file, relative to the repository", check=_data_problem),
@@ -58,7 +47,7 @@ SPEC = Spec(
     Param("lora_dropout", (float,), "LoRA dropout (plan: 0.1)", minimum=0.0),
     Param("target_modules", (list,), "modules adapted (plan: q_proj, v_proj, o_proj, gate_proj)", item_types=(str,)),
     Param("learning_rate", (float,), "peak learning rate (plan: 2e-4)", minimum=0.0),
-    Param("batch_size", (int,), "examples per step (plan: 4)", minimum=1),
+    Param("batch_size", (int,), "examples per step (plan: 4; lower it on a CUDA out-of-memory error)", minimum=1),
     Param("warmup_steps", (int,), "linear warm-up steps (plan: 100)", minimum=0),
     Param("eval_steps", (int,), "validate every this many steps (plan: 50)", minimum=1),
     Param("save_steps", (int,), "checkpoint every this many steps (plan: 100)", minimum=1),
@@ -70,6 +59,10 @@ SPEC = Spec(
     Param("latency_examples", (int,), "examples timed per deployment variant", minimum=2),
     Param("resamples", (int,), "bootstrap resamples (at least 1,000)", minimum=1000),
     Param("resume", (bool,), "continue from the checkpoints under runs/ instead of starting afresh"),
+    Param("device", (str,), "where the model runs: auto (CUDA where present), cpu, cuda or mps",
+          choices=models.DEVICES, check=models.device_problem),
+    Param("dtype", (str,), "weights' dtype: float32, bfloat16 (half the memory; an 8B model fits 24 GB) or float16",
+          choices=models.DTYPES),
 )
 
 

@@ -171,6 +171,7 @@ def validate(lm, tok, tasks: dict[str, TaskSet], subset: dict[str, list[Example]
             for k in range(0, len(examples), 8):
                 ids, labels, mask = collate([encode_example(tok, e) for e in examples[k:k + 8]],
                                             tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
+                # float32 for the loss only; the base model keeps the dtype it was loaded in
                 logits = lm(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float()
                 lp = torch.log_softmax(logits[:, :-1], dim=-1)
                 tgt = labels[:, 1:].to(lm.device)
@@ -390,22 +391,23 @@ class SeedRun:
 
 
 def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Example]], seeds: list[int],
-              settings: LoraSettings, out_root: str | Path, resume: bool = False, progress: bool | None = None
-              ) -> list[SeedRun]:
-    """Train one adapter per seed from a fresh copy of the base model, then predict the test examples."""
+              settings: LoraSettings, out_root: str | Path, resume: bool = False, progress: bool | None = None,
+              device: str = "auto", dtype: str = "float32") -> list[SeedRun]:
+    """Train one adapter per seed from a fresh copy of the base model (on ``device``, in ``dtype``; peft keeps
+    the adapter's own weights in float32), then predict the test examples."""
     import torch
 
     from .. import models
     from .evaluate import predict
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
     runs = []
     for seed in seeds:
         torch.manual_seed(seed)
-        lm, tok = models.load(model, device=device)
-        peft_model, result = train(lm, tok, tasks, Path(out_root) / f"seed-{seed}", seed, settings,
-                                   model_name=model, resume=resume, progress=progress)
-        preds = {name: predict(peft_model, tok, tasks[name], test[name], progress=progress) for name in tasks}
+        lm, tok = models.load(model, dtype=dtype, device=device)
+        with models.explain_oom(f"training the LoRA adapter of seed {seed}"):
+            peft_model, result = train(lm, tok, tasks, Path(out_root) / f"seed-{seed}", seed, settings,
+                                       model_name=f"{model} {dtype}", resume=resume, progress=progress)
+            preds = {name: predict(peft_model, tok, tasks[name], test[name], progress=progress) for name in tasks}
         runs.append(SeedRun(result, preds))
         del peft_model, lm
     return runs
