@@ -376,15 +376,18 @@ def action_impact_ranking(r: Results) -> Verdict:
 @rule
 def level_hierarchy(r: Results) -> Verdict:
     """embedding (C) > token (A, B) > logit (D) > mid-sequence (E), compared on a scale common to every level:
-    the drop in generated tokens that match the true continuation (memorization of what is generated). D's
-    p(true) drop is computed on the distribution its bias was added to, so it measures the bias by
-    construction; it is shown beside, not judged."""
+    the drop in generated tokens that match the true continuation (memorization of what is generated). Shown
+    beside, not judged: the rise in the unperturbed model's NLL of what was generated (the other common scale),
+    and D's p(true) drop, computed on the distribution its bias was added to, so measuring the bias by
+    construction."""
     levels = [["C"], ["A", "B"], ["D"], ["E"]]
     figs = _drops(r, "ABCDE", "prefix")
     pairs = [(x, y) for i, hi in enumerate(levels) for lo in levels[i + 1:] for x in hi for y in lo]
     status, notes = ordering(figs, pairs)
     return Verdict(status, "drop in generated tokens matching the true continuation, each action at its strongest "
                    "magnitude: " + _ranked(figs) + (f"; reversed: {', '.join(notes)}" if notes else "")
+                   + "; rise in the unperturbed model's NLL of what was generated (nats per token), the other "
+                   "common scale: " + _ranked(_drops(r, "ABCDE", "view"))
                    + "; drop in p(true continuation), where D measures its own bias: " + _ranked(_drops(r, "ABCDE"))
                    + " (an ordering of levels holds only for the magnitudes run: their units differ)",
                    run_part1(r, "p1_experiments"))

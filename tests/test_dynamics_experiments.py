@@ -105,3 +105,55 @@ def test_same_seed_same_records(lm, records):
 def test_bad_grids_fail_before_any_work(change, error):
     with pytest.raises(error):
         ex.Grid(**{**GRID, **change})
+
+
+def test_the_unperturbed_view_scores_what_was_emitted_with_a_plain_forward_pass(lm, records):
+    """unperturbed_nll: a continuation's mean NLL under the model with the control's prompt and no perturbation,
+    checked against a plain forward pass; a condition that emitted the control's tokens (as D does when greedy
+    decoding keeps its top choice) has exactly the control's value, whatever its bias did to the KL."""
+    import torch
+
+    df = ex.frame(records)
+    control = df[df.action == "control"].set_index("attractor")
+    grid = ex.Grid(**GRID)
+    for a in attractors.load(list(GRID["attractors"])):
+        prompt, _, conds = ex.conditions_for(lm, grid, a)
+        emitted = lm.generate([conds[0]], grid.max_new_tokens)[0].tokens
+        ids = torch.tensor([list(prompt) + list(emitted)])
+        with torch.no_grad():
+            logp = torch.log_softmax(lm.model(ids).logits[0, len(prompt) - 1:-1].float(), -1)
+        expected = float(-logp.gather(-1, torch.tensor(emitted)[:, None]).mean())
+        assert control.loc[a.name, "unperturbed_nll"] == pytest.approx(expected, rel=1e-4, abs=1e-5)
+    same = df[(df.action == "D") & (df.edit_distance == 0)]
+    assert len(same)  # the tiny model keeps its greedy path under a tail bias in some rows
+    for row in same.itertuples():
+        assert row.unperturbed_nll == pytest.approx(control.loc[row.attractor, "unperturbed_nll"], abs=1e-6)
+    assert (same.kl_mean > 0).any()  # while the KL read from the biased distribution is not zero
+
+
+def test_the_chat_format_sends_each_edited_prompt_through_the_template(lm):
+    """Grid(chat=True), the original's prompt format: the seed-faithful edit first, then the edited text as one
+    user message through the model's chat template; a model without one (a base model) is refused by name."""
+    from lab.dynamics.backends import BackendError
+
+    with pytest.raises(act.ActionError, match="seed-faithful"):
+        ex.Grid(("counting",), {"A": [1]}, chat=True)
+    grid = ex.Grid(("don_quijote_es",), {"C_seed": []}, seeds=(0,), max_new_tokens=4, prefix_tokens=12, chat=True)
+    text = attractors.load(["don_quijote_es"])[0]
+    assert not lm.has_chat_template
+    with pytest.raises(BackendError, match="no chat template"):
+        ex.conditions_for(lm, grid, text)
+    lm.tokenizer.chat_template = ("{% for m in messages %}<bos>user: {{ m['content'] }}\n{% endfor %}"
+                                  "{% if add_generation_prompt %}assistant:{% endif %}")
+    try:
+        raw_prompt, _, raw = ex.conditions_for(lm, ex.Grid(**{**grid.__dict__, "chat": False}), text)
+        _, _, chat = ex.conditions_for(lm, grid, text)
+        assert [c.action for c in chat] == ["control", "C_seed"]
+        for r, c in zip(raw, chat):
+            assert list(c.prompt_ids) == lm.chat_prompt(lm.decode(list(r.prompt_ids[lm.n_special_prefix:])))
+            assert lm.decode(list(c.prompt_ids)).startswith("user: ")
+        assert "IMPORTANT: Rewrite in highly technical language." in lm.decode(list(chat[1].prompt_ids))
+        df = ex.frame(ex.run(lm, grid, progress=False))
+        assert list(df.action) == ["control", "C_seed"] and df.unperturbed_nll.notna().all()
+    finally:
+        lm.tokenizer.chat_template = None

@@ -175,7 +175,7 @@ def test_part_one_runs_to_the_last_cell_against_transformers_serve(serve, smollm
     assert any("pinned" in q for q in rec["quirks"]), rec["quirks"]
     assert any("GET /models answered HTTP 500" in q for q in rec["quirks"]), rec["quirks"]
     assert set(rec["unavailable actions"]) == {"C", "D"}  # no embeddings; logit_bias ignored
-    assert set(rec["unavailable observables"]) == {"kl_mean", "true_prob_mean"}
+    assert set(rec["unavailable observables"]) == {"kl_mean", "true_prob_mean", "unperturbed_nll"}
     g = glued(nbs["p1_experiments"])
     assert g["p1e_strongest"] == g["p1e_strongest_kl"] == "unavailable"
     for letter in "ABCDE":  # the prose cites every action: none of it is estimated

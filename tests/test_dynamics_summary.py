@@ -39,3 +39,29 @@ def test_without_the_original_text_the_ranking_is_unavailable():
     df = _records({"hamlet": {a: (1.0, 0.1) for a in SEED_ACTIONS}})
     assert summary.ranking_by_change(df).empty
     assert summary.ranking_figures(summary.ranking_by_change(df))["p1e_ranking_sentence"].startswith("unavailable")
+
+
+def test_the_figures_sentence_says_why_an_interval_is_missing():
+    from lab.dynamics import summary
+
+    figs = {"p1e_view_A": 0.37, "p1e_view_A_low": -4.3345, "p1e_view_A_high": 5.075,
+            "p1e_view_D": 0.0, "p1e_view_D_low": float("nan"), "p1e_view_D_high": float("nan"),
+            "p1e_view_C": "unavailable", "p1e_view_C_low": "unavailable", "p1e_view_C_high": "unavailable"}
+    text = summary.figures_sentence(figs, "view", actions=("A", "C", "D"))
+    assert text == ("A 0.370 [-4.335, 5.075], C unavailable, "
+                    "D 0.000 (the same on every attractor: no interval)")
+
+
+def test_the_chat_format_is_the_original_setting_when_it_was_run():
+    claimed = {a: (s, 0.1 * s) for a, s in zip(("C_seed", "B_seed", "A_seed", "D_seed", "E_seed"), (5, 4, 3, 2, 1))}
+    flipped = {a: (6 - s, 0.1 * (6 - s)) for a, (s, _) in claimed.items()}
+    raw = _records({"don_quijote_es": flipped, "hamlet": flipped})
+    chat = _records({"don_quijote_es": claimed})
+    table = summary.ranking_by_change(raw, chat).set_index(["format", "texts", "metric"])
+    assert table.loc[("chat template", "original's text", "original"), "ranking"] == "C > B > A > D > E"
+    assert ("chat template", "every attractor run", "original") not in table.index  # the chat run is one text
+    sentence = summary.ranking_figures(table.reset_index())["p1e_ranking_sentence"]
+    assert sentence.startswith("In the original's own setting")
+    assert "changing the format alone, to raw text (E > D > A > B > C, τ = -1.00)" in sentence
+    note = summary.ranking_figures(summary.ranking_by_change(raw), chat_note="gemma has no chat template")
+    assert note["p1e_ranking_sentence"].endswith("The chat format was not run: gemma has no chat template.")

@@ -36,6 +36,7 @@ def drops(suffix: str, order: str, short: str = "drop") -> dict:
 BOOK = {
     "p0_models_assets": {"smollm2_params_m": 134.515, "gemma3_params_m": 268.1},
     "p1_experiments": {**drops("_seed", "CBADE"), **drops("", "CBADE"), **drops("", "CBADE", "prefix"),
+                       **drops("", "CBADE", "view"),
                        "p1e_ranking_sentence": "On the original's own text (don_quijote_es) ...",
                        "p1e_robustness_smollm2_135m": 0.94, "p1e_robustness_gemma3_270m": 0.93,
                        "__parameters__": {"model": "smollm2-135m"}},
@@ -105,6 +106,9 @@ CASES = [
     Case("level_hierarchy", "inconclusive", p1e(**interval("p1e_prefix_A", 0.3, 0.1, 0.34))),
     # the p(true) drop, where D measures its own bias, is shown and never judged
     Case("level_hierarchy", "supported", p1e(**drops("", "DBACE")), "where D measures its own bias: D"),
+    # the unperturbed model's view is the other common scale: shown, not judged
+    Case("level_hierarchy", "supported", p1e(**drops("", "ECABD", "view")), "what was generated (nats per token), "
+         "the other common scale: E"),
     # Mistral-7B and Llama-3-8B cannot be loaded: only what the book's models score
     Case("model_robustness_ranking", "not testable here", {}, "smollm2_135m 0.940"),
     Case("model_robustness_ranking", "not testable here", p1e(p1e_robustness_tiny_gpt=0.5), "tiny_gpt 0.500"),

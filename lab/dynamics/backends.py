@@ -76,6 +76,19 @@ class LocalLM:
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True)
 
+    @property
+    def has_chat_template(self) -> bool:
+        return getattr(self.tokenizer, "chat_template", None) is not None
+
+    def chat_prompt(self, text: str) -> list[int]:
+        """``text`` as one user message through the model's own chat template (its default system prompt
+        included), ready for the assistant's answer."""
+        if not self.has_chat_template:
+            raise BackendError(f"{self.name} has no chat template (a base model): the chat format cannot be run")
+        out = self.tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                                 tokenize=True)
+        return list(out["input_ids"] if hasattr(out, "keys") else out)
+
     @cached_property
     def n_special_prefix(self) -> int:
         ids = self.encode("a")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from . import actions as act
@@ -29,6 +29,7 @@ OBSERVABLES = {
     "embedding_distance": ("1 - cosine of MiniLM embeddings, vs control", True),
     "matched_prefix": ("tokens matching the true continuation", False),
     "true_prob_mean": ("arithmetic mean p(true token) along the true continuation", False),
+    "unperturbed_nll": ("mean NLL per token of what was generated, under the unperturbed model (nats)", False),
     "extractable_32": ("32-token extractable (Carlini)", False),
     "original_score": ("original composite 'memorization' score", False),
     "original_word_kl": ("original word-count 'KL' against the canonical text", False),
@@ -44,11 +45,18 @@ class Grid:
     prefix_tokens: int = 32
     temperature: float = 0.0
     batch_size: int = 64
+    # Each prompt, after its action's edit, sent as one user message through the model's chat template (the
+    # original sent its prompts to a chat API). Only for the seed-faithful actions: they edit the prompt's
+    # text, while A-E proper act on raw-text token and embedding positions.
+    chat: bool = False
 
     def __post_init__(self):
         problem = act.check_magnitudes(self.magnitudes) if self.magnitudes else None  # {} = controls only
         if problem:
             raise act.ActionError(problem)
+        if self.chat and any(not name.endswith("_seed") for name in self.magnitudes):
+            raise act.ActionError("the chat format runs only the seed-faithful actions (A_seed ... E_seed): "
+                                  "A-E act on raw-text positions")
         attr.load(list(self.attractors))  # unknown names fail here, before any model work
         if not self.seeds:
             raise ValueError("give at least one seed")
@@ -81,6 +89,10 @@ def conditions_for(vocab, grid: Grid, attractor: attr.Attractor):
     for a in grid.actions():
         for s in grid.seeds:
             conds.append(a.apply(prompt, vocab, s, grid.max_new_tokens))
+    if grid.chat:  # each edited prompt's text becomes the user message; the model answers as the assistant
+        strip = vocab.n_special_prefix
+        conds = [replace(c, prompt_ids=tuple(vocab.chat_prompt(vocab.decode(list(c.prompt_ids[strip:])))))
+                 for c in conds]
     return prompt, true, conds
 
 
@@ -125,6 +137,14 @@ def _run_attractor_local(lm, grid: Grid, attractor: attr.Attractor) -> list[dict
     probs = lm.teacher_forced([unique[k] for k in keys], [true[:T]] * len(keys),
                               lambda i, lp, toks: obs.true_token_probabilities(lp, toks), batch_size=8)
     by_key = {k: (kl, p) for k, kl, p in zip(keys, kls, probs)}
+    # The unperturbed model's view of what each condition emitted: its continuation (E's forced tokens
+    # included: they are part of what was emitted) scored after the control's prompt, with no noise and no
+    # bias. A scale common to every level, and the one on which D's bias is not measured by construction:
+    # D's KL and p(true) are read from the distribution the bias was added to.
+    emitted = list(dict.fromkeys(tuple(g.tokens) for g in gens))
+    nll = lm.teacher_forced([conds[0]] * len(emitted), emitted, lambda i, lp, toks: obs.mean_nll(lp, toks),
+                            batch_size=8)
+    view = dict(zip(emitted, nll))
     distances = obs.embedding_distances([(control_text, g.text) for g in gens])
     records = []
     for c, g, dist in zip(conds, gens, distances):
@@ -132,7 +152,7 @@ def _run_attractor_local(lm, grid: Grid, attractor: attr.Attractor) -> list[dict
         r = _record(attractor, c, prompt, true, g.tokens, g.text, control_tokens, control_text, canonical, T)
         r.update(kl_steps=[round(v, 6) for v in kl], kl_mean=float(sum(kl) / len(kl)) if kl else 0.0,
                  kl_kind="exact", true_prob_mean=float(sum(p) / len(p)) if p else math.nan,
-                 embedding_distance=dist)
+                 unperturbed_nll=view[tuple(g.tokens)], embedding_distance=dist)
         records.append(r)
     return records
 
@@ -140,7 +160,7 @@ def _run_attractor_local(lm, grid: Grid, attractor: attr.Attractor) -> list[dict
 NO_LOGPROBS = "the server returns no logprobs"
 NO_SCORING = "an API does not score a given continuation (no teacher forcing)"
 # observable: the record field that says how it was measured ("unavailable: why" when it was not)
-KIND_OF = {"kl_mean": "kl_kind", "true_prob_mean": "true_prob_kind"}
+KIND_OF = {"kl_mean": "kl_kind", "true_prob_mean": "true_prob_kind", "unperturbed_nll": "unperturbed_nll_kind"}
 
 
 def _run_attractor_api(api, vocab, grid: Grid, attractor: attr.Attractor) -> list[dict]:
@@ -194,6 +214,7 @@ def _run_attractor_api(api, vocab, grid: Grid, attractor: attr.Attractor) -> lis
             r.update(kl_steps=[], kl_mean=math.nan, kl_kind=f"unavailable: {NO_LOGPROBS}")
         r["true_prob_mean"] = math.nan  # scoring a given text needs echo+logprobs, which chat APIs lack
         r["true_prob_kind"] = f"unavailable: {NO_SCORING}"
+        r["unperturbed_nll"], r["unperturbed_nll_kind"] = math.nan, f"unavailable: {NO_SCORING}"
         rows.append(r)
         pairs.append((control_text, text))
     for r, d in zip(rows, obs.embedding_distances(pairs)):

@@ -92,6 +92,26 @@ def run_all(params: dict, backends: dict) -> dict:
         return {name: ex.run(b, g, checkpoint_dir=checkpoint_dir(), vocab=v) for name, (b, v) in backends.items()}
 
 
+def run_chat(params: dict, backends: dict) -> tuple[dict, dict]:
+    """The original's prompt format, undone in every other run: its seed-faithful actions on its own text
+    (``summary.ORIGINAL_TEXT``), each prompt sent as one user message through the model's chat template.
+    Returns ({model: frame}, {model: why it was not run}); checkpointed like the main grid."""
+    from . import summary
+
+    g = ex.Grid((summary.ORIGINAL_TEXT,), {a: [] for a in summary.CLAIMED_ORDER}, tuple(params["seeds"]),
+                params["max_new_tokens"], params["prefix_tokens"], 0.0, params["batch_size"], chat=True)
+    frames, why = {}, {}
+    for name, (backend, _vocab) in backends.items():
+        if not hasattr(backend, "teacher_forced"):
+            why[name] = "an API's chat format is its own chat endpoint, which this client does not use"
+        elif not backend.has_chat_template:
+            why[name] = f"{name} has no chat template (a base model)"
+        else:
+            with models.explain_oom("running the chat-format grid"):
+                frames[name] = ex.frame(ex.run(backend, g, checkpoint_dir=checkpoint_dir(), progress=False))
+    return frames, why
+
+
 def label(action: str, magnitude) -> str:
     return action if magnitude in (None, "-") or magnitude != magnitude else f"{action} {magnitude:g}"
 

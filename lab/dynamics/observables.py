@@ -55,6 +55,17 @@ def true_token_probabilities(logp, tokens: Sequence[int]) -> list[float]:
     return logp.gather(-1, idx[:, None]).squeeze(-1).exp().tolist()
 
 
+def mean_nll(logp, tokens: Sequence[int]) -> float:
+    """Mean negative log-likelihood per token (nats) of ``tokens`` under [T, vocab] log-probabilities; NaN for
+    none. Read from the log-probabilities directly: a probability of e^-120 would underflow to 0 in float32."""
+    if not tokens:
+        return math.nan
+    import torch
+
+    idx = torch.tensor(list(tokens), device=logp.device)
+    return float(-logp.gather(-1, idx[:, None]).mean())
+
+
 # ---------------------------------------------------------------- sequences
 
 

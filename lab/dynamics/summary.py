@@ -9,13 +9,15 @@ meaningful as the magnitudes chosen, which the chapter says), and the seed-faith
 """
 from __future__ import annotations
 
+import math
 import re
 
 UNAVAILABLE = "unavailable"  # glued in place of a figure the run could not measure (never an estimate)
 # short name: (column, sign). "prefix" is the drop in the number of generated tokens that match the true
 # continuation: memorization measured on what is generated, a scale common to every level. The KL and the
 # p(true) drop of D are computed on the distribution its bias was added to, so for D they measure the bias.
-OBSERVABLES = {"kl": ("kl_mean", 1.0), "drop": ("true_prob_mean", -1.0), "prefix": ("matched_prefix", -1.0)}
+OBSERVABLES = {"kl": ("kl_mean", 1.0), "drop": ("true_prob_mean", -1.0), "prefix": ("matched_prefix", -1.0),
+               "view": ("unperturbed_nll", 1.0)}
 
 
 def _strongest(cmp, column: str):
@@ -60,6 +62,22 @@ def action_figures(cmp, prefix: str = "p1e", expected=ACTIONS) -> dict:
     return out
 
 
+def figures_sentence(figures: dict, short: str, prefix: str = "p1e", actions=ACTIONS, digits: int = 3) -> str:
+    """"A 0.370 [-4.335, 5.075], B ..." from ``action_figures``: each action's estimate with its 95% t-interval, or
+    the reason there is none (every attractor gave the same difference; the backend could not measure it)."""
+    parts = []
+    for a in actions:
+        key = f"{prefix}_{short}_{a}"
+        value, low, high = (figures.get(k, UNAVAILABLE) for k in (key, f"{key}_low", f"{key}_high"))
+        if isinstance(value, str):
+            parts.append(f"{a} {value}")
+        elif isinstance(low, float) and math.isnan(low):
+            parts.append(f"{a} {value:.{digits}f} (the same on every attractor: no interval)")
+        else:
+            parts.append(f"{a} {value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]")
+    return ", ".join(parts)
+
+
 def robustness(cmp) -> float | str:
     """The original's robustness score, 1 − mean |Δ Mem|, with Δ Mem our drop in p(true continuation),
     over every perturbed condition of the table ("unavailable" where that probability is)."""
@@ -88,24 +106,33 @@ ORIGINAL_TEXT = "don_quijote_es"  # the original's only test text (001)
 RANKING_METRICS = {"original": "original_score", "ours": "true_prob_mean"}
 
 
-def ranking_by_change(df) -> "pd.DataFrame":
+def ranking_by_change(df, chat=None) -> "pd.DataFrame":
     """The seed-faithful actions ranked by their drop (control − perturbed, seeds averaged, then attractors)
-    under each combination of the two changes this book made to the original's ranking: the texts (its one
-    Spanish text, or every attractor run) and the metric (its composite score, or p(true token)). Kendall's τ
-    (scipy) against the claimed order C > B > A > D > E; point estimates only: with one text there is no
-    unit to test over, so this says which change moves the ranking, not whether a ranking is significant.
-    The third change, the prompt format (the original sent chat messages to an API; here every prompt is raw
-    text, with no chat template), is not undone here; the chapter shows the ranking of an instruction-tuned
-    model (SmolLM2-135M-Instruct) beside a base one (Gemma-3-270M)."""
+    under each combination of the three changes this book made to the original's ranking: the prompt format
+    (the original sent its prompts as chat messages; here raw text, or ``chat``: the frame of the same actions
+    run through the model's chat template on the original's text), the texts (its one Spanish text, or every
+    attractor run) and the metric (its composite score, or p(true token)). Kendall's τ (scipy) against the
+    claimed order C > B > A > D > E; point estimates only: with one text there is no unit to test over, so
+    this says which change moves the ranking, not whether a ranking is significant."""
     import pandas as pd
+
+    rows = _rankings(df, "raw text", {"original's text": [ORIGINAL_TEXT],
+                                      "every attractor run": sorted(df.attractor.unique()) if len(df) else []})
+    if chat is not None and len(chat):
+        rows += _rankings(chat, "chat template", {"original's text": [ORIGINAL_TEXT]})
+    columns = ["format", "texts", "metric", "attractors", "ranking", "kendall_tau_with_claim",
+               *(a.removesuffix("_seed") for a in CLAIMED_ORDER)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _rankings(df, fmt: str, texts: dict) -> list[dict]:
     from scipy import stats as sps
 
     rows = []
-    texts = {"original's text": [ORIGINAL_TEXT], "every attractor run": sorted(df.attractor.unique())}
+    if not len(df) or ORIGINAL_TEXT not in set(df.attractor):
+        return rows
     for text_name, names in texts.items():
         sub = df[df.attractor.isin(names)]
-        if not len(sub) or ORIGINAL_TEXT not in set(df.attractor):
-            continue
         for metric_name, column in RANKING_METRICS.items():
             control = sub[sub.action == "control"].set_index("attractor")[column]
             pert = sub[sub.action.isin(CLAIMED_ORDER)]
@@ -115,13 +142,10 @@ def ranking_by_change(df) -> "pd.DataFrame":
                 continue
             # tau-b against the claimed ranks: tied drops count as ties, never as the claimed order
             tau = sps.kendalltau(range(len(CLAIMED_ORDER), 0, -1), [drops[a] for a in CLAIMED_ORDER]).statistic
-            rows.append({"texts": text_name, "metric": metric_name, "attractors": len(names),
-                         "ranking": _ranking(drops),
-                         "kendall_tau_with_claim": float(tau),
+            rows.append({"format": fmt, "texts": text_name, "metric": metric_name, "attractors": len(names),
+                         "ranking": _ranking(drops), "kendall_tau_with_claim": float(tau),
                          **{a.removesuffix("_seed"): float(drops[a]) for a in CLAIMED_ORDER}})
-    columns = ["texts", "metric", "attractors", "ranking", "kendall_tau_with_claim",
-               *(a.removesuffix("_seed") for a in CLAIMED_ORDER)]
-    return pd.DataFrame(rows, columns=columns)
+    return rows
 
 
 def _ranking(drops) -> str:
@@ -133,17 +157,26 @@ def _ranking(drops) -> str:
     return text
 
 
-def ranking_figures(table, prefix: str = "p1e") -> dict:
-    """Glue-ready rankings and τ per (texts, metric), and one computed sentence naming which change moves the
-    ranking away from the original's setting ("unavailable" when the original's text was not run)."""
+RANKING_KEYS = {  # (format, texts, metric) -> the name each ranking is glued under
+    ("chat template", "original's text", "original"): "chat_orig_text_orig_metric",
+    ("chat template", "original's text", "ours"): "chat_orig_text_our_metric",
+    ("raw text", "original's text", "original"): "orig_text_orig_metric",
+    ("raw text", "original's text", "ours"): "orig_text_our_metric",
+    ("raw text", "every attractor run", "original"): "all_texts_orig_metric",
+    ("raw text", "every attractor run", "ours"): "all_texts_our_metric",
+}
+
+
+def ranking_figures(table, prefix: str = "p1e", chat_note: str | None = None) -> dict:
+    """Glue-ready rankings and τ per (format, texts, metric), and one computed sentence naming which change moves
+    the ranking away from the original's setting ("unavailable" when the original's text was not run).
+    ``chat_note`` says why the chat format was not run, when it was not (a base model has no chat template)."""
     if not len(table):
         return {f"{prefix}_ranking_sentence": f"{UNAVAILABLE}: the run did not include {ORIGINAL_TEXT} "
                                                     "with all five seed-faithful actions"}
-    key = {("original's text", "original"): "orig_text_orig_metric", ("original's text", "ours"): "orig_text_our_metric",
-           ("every attractor run", "original"): "all_texts_orig_metric", ("every attractor run", "ours"): "all_texts_our_metric"}
     out, cell = {}, {}
     for row in table.itertuples():
-        k = key[(row.texts, row.metric)]
+        k = RANKING_KEYS[(row.format, row.texts, row.metric)]
         cell[k] = row
         out[f"{prefix}_ranking_{k}"] = row.ranking
         out[f"{prefix}_ranking_tau_{k}"] = row.kendall_tau_with_claim
@@ -151,12 +184,25 @@ def ranking_figures(table, prefix: str = "p1e") -> dict:
     def ranked(k: str) -> str:
         return f"{cell[k].ranking}, τ = {cell[k].kendall_tau_with_claim:.2f}"
 
-    base = cell["orig_text_orig_metric"]
-    moved = "; ".join(f"changing {what} ({ranked(k)})" for what, k in (
-        ("the metric alone", "orig_text_our_metric"), ("the texts alone", "all_texts_orig_metric"),
-        ("both", "all_texts_our_metric")))
-    out[f"{prefix}_ranking_sentence"] = (
-        f"On the original's own text ({ORIGINAL_TEXT}) and with its own score, the seed-faithful actions rank "
-        f"{base.ranking} (Kendall τ-b = {base.kendall_tau_with_claim:.2f} with the claimed C > B > A > D > E); "
-        f"{moved}.")
+    def changes(base: str, steps) -> str:
+        b = cell[base]
+        return (f"the seed-faithful actions rank {b.ranking} (Kendall τ-b = {b.kendall_tau_with_claim:.2f} with the "
+                f"claimed C > B > A > D > E); " + "; ".join(f"changing {what} ({ranked(k)})" for what, k in steps
+                                                           if k in cell) + ".")
+
+    if "chat_orig_text_orig_metric" in cell:
+        out[f"{prefix}_ranking_sentence"] = (
+            f"In the original's own setting (its text, {ORIGINAL_TEXT}; its score; its prompts sent as chat "
+            f"messages, here through the model's chat template), " + changes("chat_orig_text_orig_metric", (
+                ("the metric alone", "chat_orig_text_our_metric"), ("the format alone, to raw text",
+                                                                     "orig_text_orig_metric"),
+                ("the format and the metric", "orig_text_our_metric"),
+                ("the format and the texts", "all_texts_orig_metric"), ("all three", "all_texts_our_metric"))))
+    else:
+        out[f"{prefix}_ranking_sentence"] = (
+            f"On the original's own text ({ORIGINAL_TEXT}) and with its own score, in raw text, " + changes(
+                "orig_text_orig_metric", (("the metric alone", "orig_text_our_metric"),
+                                          ("the texts alone", "all_texts_orig_metric"),
+                                          ("both", "all_texts_our_metric")))
+            + (f" The chat format was not run: {chat_note}." if chat_note else ""))
     return out
