@@ -65,3 +65,12 @@ def test_the_chat_format_is_the_original_setting_when_it_was_run():
     assert "changing the format alone, to raw text (E > D > A > B > C, τ = -1.00)" in sentence
     note = summary.ranking_figures(summary.ranking_by_change(raw), chat_note="gemma has no chat template")
     assert note["p1e_ranking_sentence"].endswith("The chat format was not run: gemma has no chat template.")
+
+
+def test_no_change_is_glued_as_zero_not_negative_zero():
+    import math
+
+    cmp = pd.DataFrame([{"action": "D", "magnitude": 4.0, "observable": "matched_prefix", "mean_difference": 0.0,
+                         "ci_low": math.nan, "ci_high": math.nan}])
+    figures = summary.action_figures(cmp, expected=("D",))
+    assert math.copysign(1.0, figures["p1e_prefix_D"]) == 1.0 and f"{figures['p1e_prefix_D']:.2f}" == "0.00"

@@ -55,8 +55,9 @@ def action_figures(cmp, prefix: str = "p1e", expected=ACTIONS) -> dict:
             if isinstance(row.get("unavailable"), str):
                 out[key] = out[f"{key}_low"] = out[f"{key}_high"] = UNAVAILABLE
             else:
-                lo, hi = sign * row.ci_low, sign * row.ci_high
-                out[key] = float(sign * row.mean_difference)
+                # + 0.0 turns a negated zero into 0.0: a page must not print "-0.00" for "no change"
+                lo, hi = sign * row.ci_low + 0.0, sign * row.ci_high + 0.0
+                out[key] = float(sign * row.mean_difference + 0.0)
                 out[f"{key}_low"], out[f"{key}_high"] = float(min(lo, hi)), float(max(lo, hi))
             out[f"{key}_magnitude"] = str(row.magnitude)
     return out
