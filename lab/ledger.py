@@ -399,8 +399,10 @@ def model_robustness_ranking(r: Results) -> Verdict:
             if k.startswith("p1e_robustness_")}
     if not ours:
         raise LedgerError("book/p1_experiments.ipynb glues no p1e_robustness_* value")
-    return Verdict("not testable here", "Mistral-7B and Llama-3-8B are not among the models this book can load; "
-                   "the same score on the book's models: " + ", ".join(f"{k} {v:.3f}" for k, v in ours.items()))
+    return Verdict("not testable here", "Mistral-7B and Llama-3-8B are not among the models run here (the gpu-hub "
+                   "profile runs both on a reader's GPU; the score has no interval yet, so two point estimates "
+                   "would not judge a gap of 0.025); the same score on the book's models: "
+                   + ", ".join(f"{k} {v:.3f}" for k, v in ours.items()))
 
 
 # Attractors whose continuation follows from a rule visible in the prompt: reproducing them needs no memory.
@@ -452,12 +454,14 @@ def memorization_threshold_70b(r: Results) -> Verdict:
 
 @rule
 def models_out_of_reach(r: Results) -> Verdict:
-    """Claims about specific 7B-70B chat models or GPT-3.5: the book cannot load them (no hub, no paid API)."""
+    """Claims about specific 7B-70B chat models or GPT-3.5: the machine that builds the book reaches neither the
+    hub's weights nor a paid API."""
     size = r("p5_memorization_scale", "p5_max_log10_params")
     smol = r("p0_models_assets", "smollm2_params_m")
     return Verdict("not testable here", f"the models this book runs have at most {smol:.0f}M parameters "
-                   f"(pretrained) and 10^{size:.1f} (trained here); Part I's OpenAI-compatible backend can aim the "
-                   "same notebooks at the named model, with a budget")
+                   f"(pretrained) and 10^{size:.1f} (trained here); a reader can aim the same notebooks at the named "
+                   "model, by its Hugging Face id on their own GPU or through Part I's OpenAI-compatible backend "
+                   "with a budget")
 
 
 @rule
