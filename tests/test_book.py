@@ -83,3 +83,18 @@ def _ledger_reads() -> set:
 def test_every_notebook_is_a_chapter_of_the_book():
     sources = {runner.page_source(page)[0] for page in book.notebook_chapters()}
     assert sources == {p.stem for p in runner.NOTEBOOKS.glob("*.ipynb")}
+
+
+def test_the_appendix_lists_every_gpu_hub_profile_as_needing_a_gpu_and_the_hub():
+    """The gpu-hub profiles name models no machine building the book can reach: the appendix lists each, with
+    the command that runs it, and never as a result (no page of the book was made from one)."""
+    from lab import reproducibility
+
+    table = reproducibility.unrun_profiles().reset_index()
+    hub = table[table.profile == "gpu-hub"]
+    expected = {nb.stem for nb in runner.NOTEBOOKS.glob("[!.]*.ipynb") if "gpu-hub" in runner.profiles(nb.stem)}
+    assert expected >= {"p1_experiments", "p3_legal_lora"} and set(hub.notebook) == expected
+    assert (hub.needs == "a GPU and the hub").all()
+    assert all(f"--profile gpu-hub" in c for c in hub.command)
+    published = {runner.page_source(p) for p in book.notebook_chapters()}
+    assert not {(r.notebook, r.profile) for r in table.itertuples()} & published
