@@ -1,4 +1,4 @@
-"""The claims ledger: every claim of the five source documents, with a verdict computed from the book's runs.
+"""The claims ledger: the claims of the five source documents, each with a verdict computed from the book's runs.
 
 ``data/claims.yml`` lists the claims (id, source document, the claim in one line, what would test it, the
 rule that judges it, the page and section holding the evidence, and the **scale** the claim is about). A rule is
@@ -284,7 +284,7 @@ PART2_SIZE_GLUE = {"p2_training": "n_params", "p2_expectations": "n_params_run"}
 
 
 def run_part2(r: Results, page: str = "p2_training") -> RunScale:
-    data = "wikitext-2" if r.parameter(page, "corpus") == "wikitext" else "Shakespeare+Milton substitute"
+    data = "wikitext-2" if r.parameter(page, "corpus") == "wikitext-2" else "Shakespeare+Milton substitute"
     epochs = r.parameter(page, "epochs")
     if page in PART2_SIZE_GLUE:
         n = r(page, PART2_SIZE_GLUE[page])
@@ -308,7 +308,7 @@ def run_original(r: Results, key: str) -> RunScale:
 # ---------------------------------------------------------------- rules
 
 RULES: dict[str, Callable[..., Verdict]] = {}
-NOT_JUDGING = {"models_out_of_reach", "model_robustness_ranking", "wikitext_ppl_reported", "not_run", "ppl_range_normal"}  # say what cannot run
+NOT_JUDGING = {"models_out_of_reach", "wikitext_ppl_reported", "not_run", "ppl_range_normal"}  # say what cannot run
 
 
 def rule(fn):
@@ -396,14 +396,32 @@ def level_hierarchy(r: Results) -> Verdict:
 
 @rule
 def model_robustness_ranking(r: Results) -> Verdict:
-    ours = {k.removeprefix("p1e_robustness_"): r("p1_experiments", k) for k in r.names("p1_experiments")
-            if k.startswith("p1e_robustness_")}
+    """Judges 001's ordering when one page ran both named models and glued each robustness with its interval
+    (``p1e_robustness_<slug>`` and ``_low``/``_high``); otherwise says what ran. The scale gate needs both at
+    7-8B (the gpu-hub profile)."""
+    p = "p1_experiments"
+    ours = {k.removeprefix("p1e_robustness_"): r(p, k) for k in r.names(p)
+            if k.startswith("p1e_robustness_") and not k.endswith(("_low", "_high"))}
     if not ours:
         raise LedgerError("book/p1_experiments.ipynb glues no p1e_robustness_* value")
-    return Verdict("not testable here", "Mistral-7B and Llama-3-8B are not among the models run here (the gpu-hub "
-                   "profile runs both on a reader's GPU; the score has no interval yet, so two point estimates "
-                   "would not judge a gap of 0.025); the same score on the book's models: "
-                   + ", ".join(f"{k} {v:.3f}" for k, v in ours.items()))
+    shown = ", ".join(f"{k} {v:.3f}" for k, v in ours.items())
+    named = {claimed: next((k for k in ours if pattern in k), None)
+             for claimed, pattern in (("Mistral-7B", "mistral_7b"), ("Llama-3-8B", "llama_3_8b"))}
+    if None in named.values():
+        return Verdict("not testable here", "Mistral-7B and Llama-3-8B are not both among the models this page ran "
+                       "(the gpu-hub profile runs both on a reader's GPU); the same score on the models it ran: "
+                       + shown, run_part1(r, p))
+    (m, mlo, mhi), (l, llo, lhi) = ((ours[k], *(r(p, f"p1e_robustness_{k}_{e}") if r.has(p, f"p1e_robustness_{k}_{e}")
+                                                else math.nan for e in ("low", "high")))
+                                    for k in named.values())
+    fig = f"Mistral-7B {ci(m, mlo, mhi)} against Llama-3-8B {ci(l, llo, lhi)} (robustness = 1 - mean |Δ Mem|)"
+    if any(map(math.isnan, (mlo, mhi, llo, lhi))):
+        return Verdict("inconclusive", fig + "; without intervals two point estimates judge no gap", run_part1(r, p))
+    if mlo > lhi:
+        return Verdict("supported", fig, run_part1(r, p))
+    if mhi < llo:
+        return Verdict("refuted", fig, run_part1(r, p))
+    return Verdict("inconclusive", fig + "; the intervals overlap", run_part1(r, p))
 
 
 # Attractors whose continuation follows from a rule visible in the prompt: reproducing them needs no memory.

@@ -317,7 +317,7 @@ def test_the_memorization_chapter_measures_an_api_model_like_the_local_one(serve
 
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
     params = {"api_models": ["tiny"], "base_url": server.url, "tokenizer": str(model_dir), "budget": 0.0,
-              "device": "cpu"}
+              "device": "cpu", "train_bytes": 800_000, "duplicates": [1, 4, 16, 64], "per_count": 3}
     ch.check(params)
     before = len(server.served())
     pre = ch.pretrained_extraction([], prefix=12, k=8, api=[ch.api_parameters(params, "tiny")])
@@ -334,7 +334,7 @@ def test_the_memorization_chapter_refuses_bad_api_or_device_parameters_before_wo
 
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
     base = {"api_models": ["meta-llama/llama-3-70b-instruct"], "base_url": "", "tokenizer": "", "budget": 1.0,
-            "device": "cpu"}
+            "device": "cpu", "train_bytes": 800_000, "duplicates": [1, 4, 16, 64], "per_count": 3}
     with pytest.raises(ParameterError, match="OPENROUTER_API_KEY"):
         ch.check(base)
     import torch

@@ -251,3 +251,31 @@ def test_a_readers_hub_model_run_meets_the_seed_scale_through_its_glued_paramete
                                                           "p3_model_params": 1_235_814_400, "p3_steps": 2000,
                                                           "p3_seeds": 5}}))
     assert lg.Scale("Llama-3.2-1B after 2,000 steps", params=(1.0e9, 1.5e9), steps=2000).met_by(legal)
+
+
+def test_a_part2_run_on_wikitext2_at_the_original_size_meets_the_claims_scale(claims):
+    """The corpus parameter's own value ('wikitext-2', lab/chapters/part2.py) is what the gate compares."""
+    from lab import ledger as lg
+
+    page = {"__parameters__": {"corpus": "wikitext-2", "epochs": 20}, "n_params": 65_324_439}
+    run = lg.run_part2(lg.Results.of({"p2_training": page}))
+    wikitext = next(c for c in claims if c.id == "wikitext-ppl")
+    assert run.data == "wikitext-2" and wikitext.scale.met_by(run)
+    substitute = lg.run_part2(lg.Results.of({"p2_training": {**page, "__parameters__": {"corpus": "substitute",
+                                                                                         "epochs": 20}}}))
+    assert not wikitext.scale.met_by(substitute)
+
+
+def test_the_readme_counts_the_ledgers_rows_by_source_document(claims):
+    """The README gives the ledger's size; a claim added or dropped without saying so there fails here."""
+    import collections
+    import re
+
+    from lab import ledger as lg
+
+    readme = (lg.REPO / "README.md").read_text()
+    m = re.search(r"(\d+) rows \(((?:\d{3}: \d+(?:, )?)+)\)", readme)
+    assert m, "README.md no longer says how many rows the ledger has"
+    stated = {f"{k}": int(v) for k, v in re.findall(r"(\d{3}): (\d+)", m.group(2))}
+    counted = collections.Counter(c.source[:3] for c in claims)
+    assert int(m.group(1)) == len(claims) and stated == dict(counted)

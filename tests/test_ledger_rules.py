@@ -112,6 +112,19 @@ CASES = [
     # Mistral-7B and Llama-3-8B cannot be loaded: only what the book's models score
     Case("model_robustness_ranking", "not testable here", {}, "smollm2_135m 0.940"),
     Case("model_robustness_ranking", "not testable here", p1e(p1e_robustness_tiny_gpt=0.5), "tiny_gpt 0.500"),
+    # a reader's gpu-hub page that ran both named models and glued intervals
+    Case("model_robustness_ranking", "supported",
+         p1e(**interval("p1e_robustness_mistralai_mistral_7b_instruct_v0_3", 0.96, 0.95, 0.97),
+             **interval("p1e_robustness_meta_llama_meta_llama_3_8b_instruct", 0.93, 0.92, 0.94)), "Mistral-7B 0.960"),
+    Case("model_robustness_ranking", "refuted",
+         p1e(**interval("p1e_robustness_mistralai_mistral_7b_instruct_v0_3", 0.90, 0.89, 0.91),
+             **interval("p1e_robustness_meta_llama_meta_llama_3_8b_instruct", 0.93, 0.92, 0.94))),
+    Case("model_robustness_ranking", "inconclusive",
+         p1e(**interval("p1e_robustness_mistralai_mistral_7b_instruct_v0_3", 0.94, 0.92, 0.96),
+             **interval("p1e_robustness_meta_llama_meta_llama_3_8b_instruct", 0.93, 0.92, 0.94)), "overlap"),
+    Case("model_robustness_ranking", "inconclusive",
+         p1e(p1e_robustness_mistralai_mistral_7b_instruct_v0_3=0.961,
+             p1e_robustness_meta_llama_meta_llama_3_8b_instruct=0.936), "two point estimates judge no gap"),
     # judged on natural texts the pretrained models reproduce; rule-generated ones need no memory
     Case("small_models_do_not_memorize", "supported", {}, "natural texts among them: none"),
     Case("small_models_do_not_memorize", "refuted",
@@ -243,7 +256,7 @@ ARGS = {"projection": {"figure": "val PPL after epoch 5", "low": 200.0, "high": 
 CAN_RETURN = {
     "action_impact_ranking": {"supported", "refuted", "inconclusive"},
     "level_hierarchy": {"supported", "refuted", "inconclusive"},
-    "model_robustness_ranking": {"not testable here"},
+    "model_robustness_ranking": {"supported", "refuted", "inconclusive", "not testable here"},
     "small_models_do_not_memorize": {"supported", "refuted"},
     "memorization_threshold_70b": {"supported", "refuted", "inconclusive"},
     "models_out_of_reach": {"not testable here"},
