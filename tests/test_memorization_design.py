@@ -154,5 +154,14 @@ def test_the_headline_carries_what_the_ledger_reads():
     assert out["p5_first_extracting_log10"] == pytest.approx(math.log10(793_344))  # after the last epoch
     assert out["p5_first_extracting_any_epoch_log10"] == pytest.approx(math.log10(100_096))
     assert out["p5_top_rate"] == 0.5 and out["p5_top_n"] == 4 and out["p5_epochs"] == 3
-    assert out["p5_held_out_n"] == 9 and out["p5_false_positive"] == 0.0  # every size after every epoch
+    assert out["p5_held_out_n"] == 1 and out["p5_false_positive"] == 0.0  # the unit is the held-out canary
+
+
+def test_a_held_out_canary_counts_once_however_many_sizes_and_epochs_extract_it():
+    ladder = synthetic({})
+    df = ladder.measurements
+    df.loc[(df.duplicates == 0) & (df.epoch >= 2), "extractable"] = 1  # the one held-out canary, by every size
+    out = ch.headline(ch.fit_all(ladder, 100, 0), ladder, pd.DataFrame())
+    assert out["p5_held_out_n"] == 1 and out["p5_false_positive"] == 1.0
+    assert out["p5_false_positive_low"] < 0.3  # Wilson over one canary, not over 9 measurements of it
     json.dumps({k: v for k, v in out.items() if not (isinstance(v, float) and not np.isfinite(v))})

@@ -228,7 +228,7 @@ def verdict(cmps: dict, ladder: "Ladder") -> str:
                 changes.append(f"{_onset_words(v)} after {e} epoch{'s' if e > 1 else ''}")
             before = _onset_words(v)
         parts.append("the smallest size that extracts any canary moves with training (" + ", ".join(changes)
-                     + "), so where memorization starts here is set by training as much as by size")
+                     + "), so the size at which extraction starts here is not a property of size alone")
     else:
         parts.append(f"the smallest size that extracts any canary is {_onset_words(onset.iloc[-1])} after every "
                      "epoch")
@@ -408,7 +408,8 @@ def gpt_logits_fn(model):
 SAME_EPOCHS = "size, same epochs"
 SAME_LOSS = "size, same validation loss"
 DUPLICATES = "duplicates, largest size"
-TRAINING = "epochs, largest size, most copies"
+# No fit along epochs: the snapshots are one run measured on the same canaries, so its cells are not independent
+# samples and a likelihood over them would count each canary once per epoch. The training axis is shown, not fitted.
 
 
 def headline_rows(df):
@@ -460,7 +461,7 @@ def training_table(df):
 
 def false_positive_rate(df) -> float:
     sub = headline_rows(df)
-    return float(sub[sub.duplicates == 0].extractable.mean())
+    return float(sub[sub.duplicates == 0].groupby("canary").extractable.max().mean())
 
 
 def fit_all(ladder: Ladder, resamples: int, seed: int) -> dict:
@@ -468,11 +469,9 @@ def fit_all(ladder: Ladder, resamples: int, seed: int) -> dict:
     df = ladder.measurements
     final = final_epoch(df)
     largest = df[df.parameters == df.parameters.max()]
-    top = largest[largest.duplicates == largest.duplicates.max()]
     return {SAME_EPOCHS: fit_against(final, "parameters", resamples=resamples, seed=seed),
             SAME_LOSS: fit_against(same_loss(df, ladder), "parameters", resamples=resamples, seed=seed),
-            DUPLICATES: fit_against(final_epoch(largest), "duplicates", resamples=resamples, seed=seed),
-            TRAINING: fit_against(top, "epoch", resamples=resamples, seed=seed)}
+            DUPLICATES: fit_against(final_epoch(largest), "duplicates", resamples=resamples, seed=seed)}
 
 
 def rate_heatmap(df):
@@ -613,7 +612,9 @@ def headline(cmps: dict, ladder: Ladder, pre) -> dict:
     top = inserted[(inserted.parameters == inserted.parameters.max())
                    & (inserted.duplicates == inserted.duplicates.max())].extractable
     held = headline_rows(df)
-    held = held[held.duplicates == 0].extractable  # every size after every epoch: the floor over all snapshots
+    # The unit is the held-out canary (not canary x size x epoch, which repeats each one): a false positive is a
+    # canary that any size extracts after any epoch.
+    held = held[held.duplicates == 0].groupby("canary").extractable.max()
     size, dup = cmps[SAME_EPOCHS], cmps[DUPLICATES]
 
     def fitted(c, value, fit=None):
