@@ -165,3 +165,9 @@ def test_a_held_out_canary_counts_once_however_many_sizes_and_epochs_extract_it(
     assert out["p5_held_out_n"] == 1 and out["p5_false_positive"] == 1.0
     assert out["p5_false_positive_low"] < 0.3  # Wilson over one canary, not over 9 measurements of it
     json.dumps({k: v for k, v in out.items() if not (isinstance(v, float) and not np.isfinite(v))})
+
+
+def test_extraction_against_training_carries_an_interval_per_cell():
+    table = ch.training_table(synthetic({("xl", 2): 1, ("xl", 3): 2}).measurements)
+    assert table.loc[("xl", 793_344), "epoch 3 (192 exposures)"] == "0.50 [0.15, 0.85]"  # 2 of 4, Wilson
+    assert table.loc[("xs", 3_312), "epoch 1 (64 exposures)"] == "0.00 [0.00, 0.49]"

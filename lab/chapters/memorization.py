@@ -449,14 +449,18 @@ def rate_table(df):
 
 
 def training_table(df):
-    """Share of the most-copied canaries extractable by size (rows) after each epoch (columns), with the copies
-    seen so far (copies x epochs) in the column names."""
+    """Share of the most-copied canaries extractable by size (rows) after each epoch (columns), with its 95% Wilson
+    interval over the canaries, and the copies seen so far (copies x epochs) in the column names."""
     sub = headline_rows(df)
     top = sub.duplicates.max()
     sub = sub[sub.duplicates == top]
-    table = sub.pivot_table(index=["size", "parameters"], columns="epoch", values="extractable", aggfunc="mean")
+    def cell(outcomes) -> str:  # the rate over the canaries, with its 95% Wilson interval
+        lo, hi = inference.wilson(int(outcomes.sum()), len(outcomes))
+        return f"{outcomes.mean():.2f} [{lo:.2f}, {hi:.2f}]"
+
+    table = sub.pivot_table(index=["size", "parameters"], columns="epoch", values="extractable", aggfunc=cell)
     table.columns = [f"epoch {e} ({e * top} exposures)" for e in table.columns]
-    return table.sort_index(level="parameters").round(3)
+    return table.sort_index(level="parameters")
 
 
 def false_positive_rate(df) -> float:
@@ -487,9 +491,9 @@ def rate_heatmap(df):
     return fig
 
 
-def _rate_points(sub):
-    """Per size: rate, and its Wilson interval as error-bar lengths."""
-    g = sub.groupby("parameters").extractable.agg(["sum", "count"])
+def _rate_points(sub, by: str = "parameters"):
+    """Per value of ``by``: rate, and its Wilson interval as error-bar lengths."""
+    g = sub.groupby(by).extractable.agg(["sum", "count"])
     rates = g["sum"] / g["count"]
     lows, highs = zip(*(inference.wilson(int(k), int(n)) for k, n in zip(g["sum"], g["count"])))
     return (list(g.index), [round(float(v), 4) for v in rates], [round(float(h - r), 4) for h, r in zip(highs, rates)],
@@ -543,9 +547,11 @@ def training_figure(ladder: Ladder):
         label = f"{r.name} ({r.non_embedding:,})"
         fig.add_trace(go.Scatter(x=[c["epoch"] for c in r.curve], y=[round(c["val_bpb"], 4) for c in r.curve],
                                  mode="lines+markers", name=label, legendgroup=r.name, line=dict(color=color)), 1, 1)
-        sub = df[(df["size"] == r.name) & (df.duplicates == top)].groupby("epoch").extractable.mean()
-        fig.add_trace(go.Scatter(x=list(sub.index), y=[round(float(v), 4) for v in sub.values], mode="lines+markers",
-                                 name=label, legendgroup=r.name, showlegend=False, line=dict(color=color)), 1, 2)
+        sub = df[(df["size"] == r.name) & (df.duplicates == top)]
+        x, y, up, down = _rate_points(sub, by="epoch")  # per epoch: rate over the canaries, Wilson 95% interval
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=label, legendgroup=r.name, showlegend=False,
+                                 line=dict(color=color),
+                                 error_y=dict(type="data", array=up, arrayminus=down, visible=True, thickness=1)), 1, 2)
     fig.update_xaxes(title_text="epoch")
     fig.update_yaxes(range=[-0.05, 1.05], row=1, col=2)
     fig.update_layout(template="plotly_white", height=400, margin=dict(l=50, r=10, t=40, b=40))
