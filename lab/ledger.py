@@ -308,7 +308,7 @@ def run_original(r: Results, key: str) -> RunScale:
 # ---------------------------------------------------------------- rules
 
 RULES: dict[str, Callable[..., Verdict]] = {}
-NOT_JUDGING = {"models_out_of_reach", "wikitext_ppl_reported", "not_run", "ppl_range_normal"}  # say what cannot run
+NOT_JUDGING = {"models_out_of_reach", "not_run", "ppl_range_normal"}  # say what cannot run
 
 
 def rule(fn):
@@ -492,11 +492,28 @@ def not_run(r: Results, why: str) -> Verdict:
 
 @rule
 def wikitext_ppl_reported(r: Results) -> Verdict:
-    ppl, lo, hi = (r("p2_training", k) for k in ("ppl_iit", "ppl_iit_low", "ppl_iit_high"))
-    ratio, n = r("p2_training", "ratio"), r("p2_training", "n_seeds")
-    return Verdict("not testable here", f"WikiText-2 is in no package registry; on the substitute corpus the "
-                   f"scaled-down model ({ratio:.1f} parameters per token) reaches validation PPL "
-                   f"{ci(ppl, lo, hi, '.1f')} ({n} seeds)")
+    """Judges 003's two figures against models A and B trained by their own recipes, each over seeds with an
+    interval (``model_a_recipe_ppl`` and ``_low``/``_high``); the scale gate lets that stand only for the
+    original size on WikiText-2. One seed per recipe gives no interval, so no verdict."""
+    p = "p2_training"
+    ppl, lo, hi = (r(p, k) for k in ("ppl_iit", "ppl_iit_low", "ppl_iit_high"))
+    ratio, n = r(p, "ratio"), r(p, "n_seeds")
+    fig = (f"the fixed model with the IIT term reaches validation PPL {ci(ppl, lo, hi, '.1f')} ({n} seeds, "
+           f"{ratio:.1f} parameters per token)")
+    runs = {}
+    for model, reported in (("a", "reported_a"), ("b", "reported_b")):
+        value = r(p, f"model_{model}_recipe_ppl")
+        low, high = (r(p, f"model_{model}_recipe_ppl_{e}") if r.has(p, f"model_{model}_recipe_ppl_{e}") else math.nan
+                     for e in ("low", "high"))
+        runs[model.upper()] = (value, low, high, r(p, reported))
+    fig += "; " + "; ".join(f"model {m} by its recipe {ci(v, lo_, hi_, '.1f')} against the reported {rep}"
+                            for m, (v, lo_, hi_, rep) in runs.items())
+    fig += f" ({r(p, 'recipe_seeds_run')} seed(s) per recipe)"
+    if any(math.isnan(x) for v, lo_, hi_, _ in runs.values() for x in (lo_, hi_)):
+        return Verdict("inconclusive", fig + "; without an interval a single run judges no reported figure",
+                       run_part2(r, p))
+    inside = [lo_ <= rep <= hi_ for v, lo_, hi_, rep in runs.values()]
+    return Verdict("supported" if all(inside) else "refuted", fig, run_part2(r, p))
 
 
 @rule
