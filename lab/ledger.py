@@ -280,7 +280,8 @@ def run_ladder(r: Results) -> RunScale:
                     "canaries", 10 ** size, "canary stream")
 
 
-PART2_SIZE_GLUE = {"p2_training": "n_params", "p2_expectations": "n_params_run"}  # pages that glue their size
+PART2_SIZE_GLUE = {"p2_training": "n_params", "p2_expectations": "n_params_run",  # pages that glue their size
+                   "p2_mode_collapse": "n_params"}
 
 
 def run_part2(r: Results, page: str = "p2_training") -> RunScale:

@@ -59,7 +59,7 @@ BOOK = {
                               "cross_step": 50, "steps_per_epoch": 5267, "orig_epoch1": 1.06,
                               "__parameters__": {"corpus": "substitute", "epochs": 2, "n_layer": 2, "n_embd": 64}},
     "p2_mode_collapse": {"rep_greedy_orig": 0.975, "rep_greedy_plain": 0.975, "rep_t1_orig": 0.24,
-                         "rep_t07_orig": 0.66, "rep_t12_orig": 0.2,
+                         "rep_t07_orig": 0.66, "rep_t12_orig": 0.2, "n_params": 98_000,
                          "__parameters__": {"corpus": "substitute", "epochs": 2, "n_layer": 2, "n_embd": 64}},
     "p2_expectations": {"n_params_run": 730786, "n_layer_run": 3,
                         "met_list": "parameters", "not_met_list": "active memory slots; average slot importance",
