@@ -100,3 +100,15 @@ def test_the_appendix_lists_every_gpu_hub_profile_as_needing_a_gpu_and_the_hub()
     assert all(f"--profile gpu-hub" in c for c in hub.command)
     published = {runner.page_source(p) for p in book.notebook_chapters()}
     assert not {(r.notebook, r.profile) for r in table.itertuples()} & published
+
+
+@pytest.mark.parametrize("stem", book.notebook_chapters())
+def test_no_page_glues_a_name_twice(stem):
+    """Jupyter Book refuses a page that glues one name twice (warnings are errors): caught here, before a build."""
+    import collections
+
+    nb = json.loads((runner.BOOK / f"{stem}.ipynb").read_text())
+    names = collections.Counter(o.get("metadata", {}).get("scrapbook", {}).get("name") for c in nb["cells"]
+                                for o in c.get("outputs", []))
+    names.pop(None, None)
+    assert not [n for n, k in names.items() if k > 1]
