@@ -213,6 +213,11 @@ class Results:
         except LedgerError:  # the page itself is absent
             return False
 
+    def interval(self, page: str, name: str) -> tuple[float, float, float]:
+        """A glued figure with its ``_low``/``_high`` bounds; NaN bounds where the page glued none (one run)."""
+        bounds = (self(page, f"{name}_{e}") if self.has(page, f"{name}_{e}") else math.nan for e in ("low", "high"))
+        return (self(page, name), *bounds)
+
     def names(self, page: str) -> list[str]:
         """Every name the page glued, for rules that judge however many tasks or models a run had."""
         return list(self.pages(page))
@@ -412,9 +417,7 @@ def model_robustness_ranking(r: Results) -> Verdict:
         return Verdict("not testable here", "Mistral-7B and Llama-3-8B are not both among the models this page ran "
                        "(the gpu-hub profile runs both on a reader's GPU); the same score on the models it ran: "
                        + shown, run_part1(r, p))
-    (m, mlo, mhi), (l, llo, lhi) = ((ours[k], *(r(p, f"p1e_robustness_{k}_{e}") if r.has(p, f"p1e_robustness_{k}_{e}")
-                                                else math.nan for e in ("low", "high")))
-                                    for k in named.values())
+    (m, mlo, mhi), (l, llo, lhi) = (r.interval(p, f"p1e_robustness_{k}") for k in named.values())
     fig = f"Mistral-7B {ci(m, mlo, mhi)} against Llama-3-8B {ci(l, llo, lhi)} (robustness = 1 - mean |Δ Mem|)"
     if any(map(math.isnan, (mlo, mhi, llo, lhi))):
         return Verdict("inconclusive", fig + "; without intervals two point estimates judge no gap", run_part1(r, p))
@@ -501,12 +504,7 @@ def wikitext_ppl_reported(r: Results) -> Verdict:
     ratio, n = r(p, "ratio"), r(p, "n_seeds")
     fig = (f"the fixed model with the IIT term reaches validation PPL {ci(ppl, lo, hi, '.1f')} ({n} seeds, "
            f"{ratio:.1f} parameters per token)")
-    runs = {}
-    for model, reported in (("a", "reported_a"), ("b", "reported_b")):
-        value = r(p, f"model_{model}_recipe_ppl")
-        low, high = (r(p, f"model_{model}_recipe_ppl_{e}") if r.has(p, f"model_{model}_recipe_ppl_{e}") else math.nan
-                     for e in ("low", "high"))
-        runs[model.upper()] = (value, low, high, r(p, reported))
+    runs = {m.upper(): (*r.interval(p, f"model_{m}_recipe_ppl"), r(p, f"reported_{m}")) for m in ("a", "b")}
     fig += "; " + "; ".join(f"model {m} by its recipe {ci(v, lo_, hi_, '.1f')} against the reported {rep}"
                             for m, (v, lo_, hi_, rep) in runs.items())
     fig += f" ({r(p, 'recipe_seeds_run')} seed(s) per recipe)"

@@ -70,9 +70,14 @@ SPEC = Spec(
 )
 
 
+def canary_bytes(counts: list[int], per_count: int, length: int = CANARY_LENGTH) -> int:
+    """Bytes of canary copies inserted into the stream (random and natural: two kinds)."""
+    return 2 * per_count * length * sum(counts)
+
+
 def canary_share(train_bytes: int, counts: list[int], per_count: int, length: int = CANARY_LENGTH) -> float:
-    """Share of the training stream made of canary copies (random and natural: two kinds)."""
-    inserted = 2 * per_count * length * sum(counts)
+    """Share of the training stream made of canary copies."""
+    inserted = canary_bytes(counts, per_count, length)
     return inserted / (inserted + train_bytes)
 
 
@@ -80,7 +85,7 @@ def check(params: dict) -> None:
     """Cross-parameter checks, before any training, loading or request."""
     share = canary_share(params["train_bytes"], params["duplicates"], params["per_count"])
     if share > MAX_CANARY_SHARE:
-        inserted = 2 * params["per_count"] * CANARY_LENGTH * sum(params["duplicates"])
+        inserted = canary_bytes(params["duplicates"], params["per_count"])
         need = int(inserted / MAX_CANARY_SHARE - inserted) + 1
         raise ValueError(f"the canaries would be {share:.1%} of the training stream; this chapter keeps them at most "
                          f"{MAX_CANARY_SHARE:.0%}: raise train_bytes to at least {need:,}, or lower per_count or the "
@@ -293,13 +298,6 @@ class Ladder:
         return float(np.log10(max(r.non_embedding for r in self.rungs)))
 
     @property
-    def curves(self):
-        """Validation bits per byte of every rung after every epoch (rows: epoch; columns: size)."""
-        import pandas as pd
-
-        return pd.DataFrame({r.name: {c["epoch"]: c["val_bpb"] for c in r.curve} for r in self.rungs}).round(3)
-
-    @property
     def table(self):
         import pandas as pd
 
@@ -463,9 +461,15 @@ def training_table(df):
     return table.sort_index(level="parameters")
 
 
-def false_positive_rate(df) -> float:
+def held_out_outcomes(df):
+    """One outcome per held-out canary (the unit, not canary x size x epoch, which repeats each one): 1 if any size
+    extracts it after any epoch."""
     sub = headline_rows(df)
-    return float(sub[sub.duplicates == 0].groupby("canary").extractable.max().mean())
+    return sub[sub.duplicates == 0].groupby("canary").extractable.max()
+
+
+def false_positive_rate(df) -> float:
+    return float(held_out_outcomes(df).mean())
 
 
 def fit_all(ladder: Ladder, resamples: int, seed: int) -> dict:
@@ -617,10 +621,7 @@ def headline(cmps: dict, ladder: Ladder, pre) -> dict:
     extracting = by_size[by_size["sum"] > 0]
     top = inserted[(inserted.parameters == inserted.parameters.max())
                    & (inserted.duplicates == inserted.duplicates.max())].extractable
-    held = headline_rows(df)
-    # The unit is the held-out canary (not canary x size x epoch, which repeats each one): a false positive is a
-    # canary that any size extracts after any epoch.
-    held = held[held.duplicates == 0].groupby("canary").extractable.max()
+    held = held_out_outcomes(df)
     size, dup = cmps[SAME_EPOCHS], cmps[DUPLICATES]
 
     def fitted(c, value, fit=None):
