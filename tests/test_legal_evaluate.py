@@ -31,6 +31,42 @@ def test_cached_label_scores_equal_full_sequence_scores(tiny, legal):
         assert score == pytest.approx(sum(lp[len(p) - 1 + k, lab[k]].item() for k in range(len(lab))), abs=1e-4)
 
 
+def _reference_scores(lm, tok, prompt, verbalisers):
+    """Each (prompt, verbaliser) sequence scored on its own, with the full logits: the reference."""
+    out = []
+    for v in verbalisers:
+        p, lab = tok(prompt).input_ids, tok(v, add_special_tokens=False).input_ids
+        with torch.no_grad():
+            lp = torch.log_softmax(lm(torch.tensor([p + lab])).logits[0].float(), -1)
+        out.append(sum(lp[len(p) - 1 + k, lab[k]].item() for k in range(len(lab))))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("task", ["jurisdiction", "topic"])
+def test_batched_label_scores_equal_one_sequence_at_a_time(tiny, legal, task):
+    """Left-padded batches of prompts of different lengths, verbalisers of 1 to 7 tokens: every score equals the
+    reference's, and a batch of 3 gives what batches of 1 give."""
+    lm, tok = models.load(tiny)
+    ts = legal.tasks[task]
+    prompts = [e.prompt for e in ts.splits["test"][:5]]
+    assert len({len(tok(p).input_ids) for p in prompts}) > 1  # the padding is exercised
+    verbalisers = [ts.verbalisers[c] for c in ts.labels]
+    batched = evaluate.label_logprobs_batch(lm, tok, prompts, verbalisers, batch_size=3)
+    reference = np.stack([_reference_scores(lm, tok, p, verbalisers) for p in prompts])
+    np.testing.assert_allclose(batched, reference, atol=1e-4)
+    np.testing.assert_allclose(batched, evaluate.label_logprobs_batch(lm, tok, prompts, verbalisers, batch_size=1),
+                               atol=1e-5)
+
+
+def test_the_logits_of_chosen_positions_equal_the_models_own(tiny):
+    lm, _ = models.load(tiny)
+    ids = torch.tensor([[5, 17, 300, 9, 41]])
+    with torch.no_grad():
+        own = lm(ids).logits
+        mine = evaluate.vocabulary_logits(lm, lm.get_decoder()(input_ids=ids).last_hidden_state)
+    torch.testing.assert_close(mine, own)
+
+
 def test_predictions_are_deterministic(tiny, legal):
     lm, tok = models.load(tiny)
     for name in ("jurisdiction", "cloze"):
@@ -129,6 +165,78 @@ def test_deployment_variants_run_in_their_own_process(tiny, legal, tmp_path):
     ts = legal.tasks["jurisdiction"]
     table = evaluate.deployment_table(tiny, str(tmp_path / "adapter"), ts, ts.splits["test"][:2])
     assert list(table.index) == list(evaluate.VARIANTS)
-    assert (table["p50 ms"] > 0).all() and (table["peak RSS MB"] > table["RSS after imports MB"]).all()
+    assert (table["p50 ms"] > 0).all() and (table["load peak MB"] > table["RSS after imports MB"]).all()
+    assert ((table["p50 low"] <= table["p50 ms"]) & (table["p50 ms"] <= table["p50 high"])).all()
+    assert (table["serving peak MB"] > table["RSS after imports MB"]).all()
     # a freshly initialised LoRA B matrix is zero: merged and unmerged models must agree exactly
     assert table.loc["LoRA merged fp32", "same class as LoRA fp32"] == 1.0
+    agreement = evaluate.int8_agreement(tiny, str(tmp_path / "adapter"), {"jurisdiction": ts},
+                                        {"jurisdiction": ts.splits["test"][:6]},
+                                        {"jurisdiction": ["ES"] * 6})
+    assert agreement.loc["all", "examples"] == 6 and 0 <= agreement.loc["all", "low"] <= agreement.loc["all", "high"] <= 1
+
+
+def test_weight_only_int8_stores_int8_and_computes_what_its_dequantized_weight_would(tiny):
+    lm, tok = models.load(tiny)
+    reference = evaluate.label_logprobs(lm, tok, "Artículo: el directorio", [" España", " Chile"])
+    q = evaluate.quantize_int8_weights(lm)
+    layers = [m for m in q.get_decoder().modules() if hasattr(m, "weight_int8")]
+    assert len(layers) == 2 * 7 and all(m.weight_int8.dtype == torch.int8 for m in layers)
+    assert not any(isinstance(m, torch.nn.Linear) for m in q.get_decoder().modules())
+    assert isinstance(q.get_output_embeddings(), torch.nn.Linear)
+    layer = layers[0]
+    x = torch.randn(3, layer.in_features)
+    dequantized = layer.weight_int8.float() * layer.scale[:, None]
+    torch.testing.assert_close(layer(x), x @ dequantized.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(evaluate.label_logprobs(q, tok, "Artículo: el directorio", [" España", " Chile"]),
+                               reference, atol=0.05)
+
+
+def test_int8_quantizes_the_decoder_per_channel_and_keeps_the_output_projection(tiny):
+    import torch.ao.nn.quantized.dynamic as qd
+
+    lm, tok = models.load(tiny)
+    reference = evaluate.label_logprobs(lm, tok, "Artículo: el directorio", [" España", " Chile"])
+    q = evaluate.quantize_int8(lm)
+    assert isinstance(q.get_output_embeddings(), torch.nn.Linear)  # tied to the embeddings: kept in float32
+    quantized = [m for m in q.get_decoder().modules() if isinstance(m, qd.Linear)]
+    assert len(quantized) == 2 * 7  # q, k, v, o, gate, up, down in each of the 2 layers
+    assert all(m.weight().qscheme() == torch.per_channel_affine for m in quantized)
+    assert not any(isinstance(m, torch.nn.Linear) for m in q.get_decoder().modules())
+    np.testing.assert_allclose(evaluate.label_logprobs(q, tok, "Artículo: el directorio", [" España", " Chile"]),
+                               reference, atol=0.05)
+
+
+def test_calibration_removes_a_prior_for_one_class(legal, monkeypatch):
+    """A model that adds +5 to 'Chile' whatever the text: raw zero-shot answers Chile everywhere, calibrated
+    zero-shot recovers the article's own evidence."""
+    ts = legal.tasks["jurisdiction"]
+    examples = ts.splits["test"][:8]
+    truth = {e.prompt: ts.labels.index(e.label) for e in examples}
+
+    def biased(lm, tok, prompts, verbalisers, batch_size=8):
+        out = np.zeros((len(prompts), len(verbalisers)))
+        for i, p in enumerate(prompts):
+            if p in truth:
+                out[i, truth[p]] = 2.0
+        out[:, ts.labels.index("CL")] += 5.0
+        return out
+
+    monkeypatch.setattr(baselines, "label_logprobs_batch", biased)
+    calibrated = baselines.zero_shot_calibrated(None, None, ts, examples)
+    assert calibrated == [e.label for e in examples]
+    assert set(biased(None, None, [e.prompt for e in examples], ts.labels).argmax(1)) == {ts.labels.index("CL")}
+
+
+def test_the_frozen_probe_fits_on_hidden_states_and_shares_them(tiny, legal):
+    lm, tok = models.load(tiny)
+    ts = legal.tasks["jurisdiction"]
+    for split in ("train",):
+        ts = data.TaskSet(ts.task, ts.labels, ts.verbalisers, {**ts.splits, split: ts.splits[split][:60]})
+    cache = {}
+    preds = baselines.frozen_probe(lm, tok, ts, ts.splits["test"][:10], cache=cache)
+    assert len(preds) == 10 and set(preds) <= set(ts.labels)
+    assert len(cache) >= 60  # the training articles' states are kept for the next task
+    states = baselines.mean_pooled_states(lm, tok, ["uno dos tres", "uno"], {})
+    alone = baselines.mean_pooled_states(lm, tok, ["uno"], {})
+    np.testing.assert_allclose(states[1], alone[0], atol=1e-5)  # padding does not leak into the mean

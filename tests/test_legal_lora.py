@@ -138,3 +138,73 @@ def test_a_bfloat16_base_trains_a_float32_adapter_and_stays_bfloat16(tiny, small
     assert {d for n, d in dtypes.items() if "lora_" in n} == {torch.float32}
     assert {d for n, d in dtypes.items() if "lora_" not in n} == {torch.bfloat16}
     assert result.steps_done == 2 and all(h["val_loss"] == h["val_loss"] for h in result.history)
+
+
+def test_answer_token_losses_equal_the_models_own_loss(tiny, small_tasks):
+    lm, tok = models.load(tiny)
+    examples = small_tasks["jurisdiction"].splits["train"][:3] + small_tasks["cloze"].splits["train"][:2]
+    ids, labels, mask = lora.collate([lora.encode_example(tok, e) for e in examples], tok.eos_token_id)
+    with torch.no_grad():
+        own = lm(input_ids=ids, attention_mask=mask, labels=labels).loss
+        losses, rows = lora.answer_token_losses(lm, ids, labels, mask)
+    assert losses.mean().item() == pytest.approx(own.item(), rel=1e-5)
+    assert sorted(set(rows.tolist())) == list(range(5))
+
+
+def _flat_after(step_of_best):
+    """A validation whose loss falls until ``step_of_best`` and is flat after it."""
+    def fake(lm, tok, tasks, subset):
+        fake.calls += 1
+        step = 2 * (fake.calls - 1)  # validations at steps 0, 2, 4, ...
+        return {"val_loss": 5.0 - min(step, step_of_best) * 0.5}
+    fake.calls = 0
+    return fake
+
+
+def test_early_stopping_stops_on_a_plateau_and_keeps_the_best_adapter(tiny, small_tasks, tmp_path, monkeypatch):
+    monkeypatch.setattr(lora, "validate", _flat_after(4))
+    lm, tok = models.load(tiny)
+    settings = _settings(max_steps=40, patience=2, min_improvement=0.01, no_convergence_step=1000)
+    adapted, res = lora.train(lm, tok, small_tasks, tmp_path, seed=0, settings=settings, model_name="t",
+                              resume=False, progress=False)
+    # best at step 4; validations at 6 and 8 do not improve: stop at 8, keep the adapter of step 4
+    assert (res.stopped, res.best_step, res.steps_done) == ("plateau", 4, 8)
+    assert res.final_val_loss == 3.0 and res.epochs == pytest.approx(8 * 2 / 16)
+    assert "1 of 1 seeds stopped on a plateau" in lora.stopping_sentence([res], settings)
+    from peft import PeftModel
+    with pytest.warns(FutureWarning):  # peft asks transformers a deprecated question
+        saved = PeftModel.from_pretrained(models.load(tiny)[0], str(res.adapter_dir))
+    kept = {k: v for k, v in saved.state_dict().items() if "lora_B" in k}
+    now = {k: v for k, v in adapted.state_dict().items() if "lora_B" in k}
+    assert kept and all(torch.equal(kept[k], now[k]) for k in kept)
+
+
+def test_without_patience_training_runs_to_the_cap_and_says_so(tiny, small_tasks, tmp_path, monkeypatch):
+    monkeypatch.setattr(lora, "validate", _flat_after(100))  # still falling at the cap
+    lm, tok = models.load(tiny)
+    settings = _settings(max_steps=6, patience=3, no_convergence_step=1000)
+    _, res = lora.train(lm, tok, small_tasks, tmp_path, seed=0, settings=settings, model_name="t",
+                        resume=False, progress=False)
+    assert (res.stopped, res.best_step, res.steps_done) == ("step cap", 6, 6)
+    sentence = lora.stopping_sentence([res], settings)
+    assert "still falling" in sentence and "under-trained" in sentence
+    table = lora.stopping_table([res], settings)
+    assert table.loc[0, "stopped by"] == "step cap" and "cap of 6 steps" in table.attrs["rule"]
+
+
+def test_resume_keeps_the_early_stopping_state(tiny, small_tasks, tmp_path, monkeypatch):
+    settings = _settings(max_steps=40, patience=2, no_convergence_step=1000)
+    monkeypatch.setattr(lora, "validate", _flat_after(4))
+    lm, tok = models.load(tiny)
+    _, straight = lora.train(lm, tok, small_tasks, tmp_path / "a", seed=1, settings=settings, model_name="t",
+                             resume=False, progress=False)
+    fake = _flat_after(4)
+    monkeypatch.setattr(lora, "validate", fake)
+    lm, tok = models.load(tiny)
+    lora.train(lm, tok, small_tasks, tmp_path / "b", seed=1, settings=settings, model_name="t", resume=False,
+               progress=False, stop_after=6)
+    lm, tok = models.load(tiny)
+    _, resumed = lora.train(lm, tok, small_tasks, tmp_path / "b", seed=1, settings=settings, model_name="t",
+                            resume=True, progress=False)  # the fake's counter continues: validations 8, ...
+    assert (resumed.stopped, resumed.best_step, resumed.steps_done) == (straight.stopped, straight.best_step,
+                                                                        straight.steps_done)

@@ -8,13 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scipy import stats
+
 from lab import inference
 from lab.legal import evaluate
 from lab.legal.lora import AbortCheck, TrainResult
 
 N = 2000  # test examples per task: a bootstrap interval of about +-2 points around 60%
 RESAMPLES = 1000
-INT8 = "LoRA merged int8 (dynamic)"
+INT8 = evaluate.INT8
 ABORTS = ("no convergence", "validation accuracy below random", "over budget")
 CHANCE = {"jurisdiction": 0.25, "topic": 0.1}
 
@@ -47,7 +49,7 @@ def run(seed: int, reduction: float, aborts: dict[str, str]) -> TrainResult:
 
 
 def criteria(reductions=(0.80, 0.81, 0.79), accuracy=None, over_base=0.30, over_random=None, swaps=0,
-             p50_ms=100.0, agreement=0.95, mb=237.0, test_sizes=(600, 400), aborts=None,
+             p50_ms=100.0, agreement=0.99, mb=237.0, test_sizes=(600, 400), aborts=None, model=evaluate.PLAN_MODEL,
              tasks=("jurisdiction", "topic", "cloze"), extra_adapters=None):
     """success_criteria on a synthetic run; every argument is one criterion's knob. Criteria that do not read the
     test scores are checked with ``tasks=CHEAP``: one task, two bootstraps instead of eight. The test scores are
@@ -63,12 +65,18 @@ def criteria(reductions=(0.80, 0.81, 0.79), accuracy=None, over_base=0.30, over_
         if task in CHANCE:
             baselines[task]["base model zero-shot"] = scores(task, "base", worse_by(mine, over_base))
     runs = [run(s, r, (aborts or {}).get(s, {})) for s, r in enumerate(reductions)]
-    deployment = pd.DataFrame([{"variant": INT8, "examples": 40, "p50 ms": p50_ms, "p95 ms": p50_ms * 1.5,
-                                "same class as LoRA fp32": agreement}]).set_index("variant")
-    sizes = pd.DataFrame({"MB on disk": [540.0, 7.0, mb]})
+    deployment = pd.DataFrame([{"variant": INT8, "queries": 40, "repeats": 3, "p50 ms": p50_ms,
+                                "p50 low": p50_ms - 5, "p50 high": p50_ms + 5, "p95 ms": p50_ms * 1.5,
+                                "same class as LoRA fp32": 1.0}]).set_index("variant")
+    same = round(agreement * 400)
+    ci = stats.binomtest(same, 400).proportion_ci(method="wilson")
+    agreement_table = pd.DataFrame([{"task": "all", "examples": 400, "same class": same, "agreement": same / 400,
+                                     "low": ci.low, "high": ci.high}]).set_index("task")
+    sizes = pd.DataFrame({"MB on disk": [540.0, 7.0, 300.0, mb]}, index=list(evaluate.SIZE_ROWS))
     seed_scores = {t: [lora[t]] + [scores(t, "LoRA", x) for x in (extra_adapters or {}).get(t, [])] for t in lora}
     return evaluate.success_criteria(runs, lora, seed_scores, baselines, CHANCE, deployment, sizes,
-                                     dict(zip(("jurisdiction", "topic"), test_sizes)), resamples=RESAMPLES, seed=0)
+                                     dict(zip(("jurisdiction", "topic"), test_sizes)), agreement_table, model,
+                                     resamples=RESAMPLES, seed=0)
 
 
 def verdict(table, criterion: str) -> str:
@@ -159,17 +167,31 @@ def test_every_adapter_must_beat_random_and_the_seeds_level_is_reported():
     assert both.loc["jurisdiction: p < 0.05 vs random baseline (§6.1)"].verdict == "met"
 
 
-@pytest.mark.parametrize("p50_ms, agreement, expected", [
-    (149.0, 0.90, "met"), (150.0, 0.90, "not met"), (149.0, 0.89, "not met")])
-def test_edge_deployment_needs_under_150_ms_and_90_percent_agreement(p50_ms, agreement, expected):
-    table = criteria(p50_ms=p50_ms, agreement=agreement, tasks=CHEAP)
-    assert verdict(table, evaluate.MACHINE_DEPENDENT_CRITERION) == expected
+@pytest.mark.parametrize("p50_ms, expected", [(140.0, "met"), (160.0, "not met"), (148.0, "inconclusive")])
+def test_edge_latency_flips_at_150_ms_on_the_plans_model(p50_ms, expected):
+    table = criteria(p50_ms=p50_ms, tasks=CHEAP)
+    assert verdict(table, evaluate.LATENCY_CRITERION) == expected
     assert table.attrs["figures"]["p3_int8_p50_ms"] == p50_ms
+
+
+@pytest.mark.parametrize("agreement, expected", [(0.99, "met"), (0.90, "not met"), (0.955, "inconclusive")])
+def test_int8_agreement_flips_at_95_percent(agreement, expected):
+    table = criteria(agreement=agreement, tasks=CHEAP)
+    assert verdict(table, evaluate.QUANTIZATION_CRITERION) == expected
+    assert table.attrs["figures"]["p3_int8_agreement_n"] == 400
 
 
 @pytest.mark.parametrize("mb, expected", [(299.9, "met"), (300.0, "not met")])
 def test_deployment_size_flips_at_300_mb(mb, expected):
     assert verdict(criteria(mb=mb, tasks=CHEAP), "deployment size < 300 MB quantized (§2.1)") == expected
+
+
+def test_another_model_cannot_judge_the_plans_size_and_latency():
+    table = criteria(model="smollm2-135m", mb=100.0, p50_ms=10.0, tasks=CHEAP)
+    for row in ("deployment size < 300 MB quantized (§2.1)", evaluate.LATENCY_CRITERION):
+        assert verdict(table, row) == evaluate.NOT_TESTABLE
+        assert "smollm2-135m, not meta-llama/Llama-3.2-1B" in table.loc[row, "measured"]
+    assert verdict(table, evaluate.QUANTIZATION_CRITERION) == "met"  # quantization is judged on any model
 
 
 @pytest.mark.parametrize("sizes, expected", [((600, 400), "met"), ((600, 399), "not met")])
@@ -194,15 +216,16 @@ def test_abort_conditions(aborts, no_convergence, over_budget):
     assert verdict(table, "abort condition: over budget (§7.1)") == over_budget
 
 
-def test_only_latency_differs_between_machines():
-    """The part of the table the tests compare must not move when only the latency does."""
-    fast, slow = (evaluate.split_machine_dependent(criteria(p50_ms=ms, tasks=CHEAP)) for ms in (100.0, 400.0))
+def test_only_latency_and_int8_differ_between_machines():
+    """The part of the table the tests compare must not move when only the latency or int8 agreement does."""
+    fast, slow = (evaluate.split_machine_dependent(criteria(p50_ms=ms, agreement=a, tasks=CHEAP))
+                  for ms, a in ((100.0, 0.99), (400.0, 0.9)))
     pd.testing.assert_frame_equal(fast[0], slow[0])
     assert fast[0].attrs == slow[0].attrs
-    assert evaluate.MACHINE_DEPENDENT_CRITERION not in fast[0].index
+    assert not set(evaluate.MACHINE_DEPENDENT_CRITERIA) & set(fast[0].index)
     assert set(fast[1].attrs["figures"]) == set(evaluate.MACHINE_DEPENDENT_FIGURES)
     assert not set(evaluate.MACHINE_DEPENDENT_FIGURES) & set(fast[0].attrs["figures"])
-    assert list(fast[1].verdict) == ["met"] and list(slow[1].verdict) == ["not met"]
+    assert list(fast[1].verdict) == ["met", "met"] and list(slow[1].verdict) == ["not met", "not met"]
 
 
 def test_the_figures_hold_every_value_the_ledger_reads():

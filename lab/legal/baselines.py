@@ -1,4 +1,9 @@
-"""The plan's baselines, made concrete: random, majority, TF-IDF + logistic regression, zero-shot base model.
+"""The plan's baselines, made concrete: random, majority, TF-IDF + logistic regression, zero-shot base model;
+and two that the plan lacked. The zero-shot base model with contextual calibration (Zhao et al. 2021,
+"Calibrate before use"): each class's score minus its share when the article is replaced by content-free
+text, which removes the model's prior for one answer whatever the article says. And a frozen-feature probe:
+logistic regression on the base model's mean-pooled last hidden states of the article, which asks whether
+the untrained representation already separates the classes.
 
 For cloze the 'random' and 'majority' answers are drawn from the training answers of the same span
 category (percentage, majority/quorum, time limit, organ): the category is plain from the context of the
@@ -11,8 +16,15 @@ from collections import Counter
 
 import numpy as np
 
-from .data import Example, TaskSet
-from .evaluate import predict
+from .data import Example, TaskSet, prompt_for
+from .evaluate import label_logprobs_batch, predict
+
+# each system's short name in the chapter's glue (p3_<task>_<key>)
+GLUE_KEYS = {"random": "random", "majority": "majority", "TF-IDF + logistic regression": "tfidf",
+             "base model zero-shot": "base", "base model zero-shot, calibrated": "calibrated",
+             "frozen-feature probe": "probe"}
+CONTENT_FREE = ("N/A", "", "[MASK]")  # Zhao et al. 2021's content-free inputs, averaged
+PROBE_BATCH = 16
 
 
 def random_baseline(taskset: TaskSet, examples: list[Example], seed: int = 0) -> list[str]:
@@ -68,12 +80,82 @@ def zero_shot(lm, tok, taskset: TaskSet, examples: list[Example], progress: bool
     return predict(lm, tok, taskset, examples, progress=progress)
 
 
+def content_free_logprobs(lm, tok, taskset: TaskSet) -> np.ndarray:
+    """Log of each class's probability, normalised over the classes, with content-free text in place of the
+    article (the mean of the probabilities over ``CONTENT_FREE``)."""
+    labels = list(taskset.labels)
+    scores = label_logprobs_batch(lm, tok, [prompt_for(taskset.task, text) for text in CONTENT_FREE],
+                                  [taskset.verbalisers[c] for c in labels])
+    probs = np.exp(scores - scores.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    return np.log(probs.mean(axis=0))
+
+
+def zero_shot_calibrated(lm, tok, taskset: TaskSet, examples: list[Example]) -> list[str]:
+    """The zero-shot base model with contextual calibration: argmax of score - content-free log-probability."""
+    if not taskset.is_classification:
+        raise ValueError("contextual calibration applies to classification")
+    labels = list(taskset.labels)
+    scores = label_logprobs_batch(lm, tok, [e.prompt for e in examples], [taskset.verbalisers[c] for c in labels])
+    shifted = scores - content_free_logprobs(lm, tok, taskset)
+    return [labels[int(i)] for i in shifted.argmax(axis=1)]
+
+
+def mean_pooled_states(lm, tok, texts: list[str], cache: dict | None = None) -> np.ndarray:
+    """(texts x hidden) mean of the decoder's last hidden states over each text's tokens (no instruction)."""
+    import torch
+
+    cache = {} if cache is None else cache
+    todo = list(dict.fromkeys(t for t in texts if t not in cache))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    decoder = lm.get_decoder()
+    lm.eval()
+    for start in range(0, len(todo), PROBE_BATCH):
+        chunk = todo[start:start + PROBE_BATCH]
+        encoded = [tok(t).input_ids for t in chunk]
+        width = max(len(e) for e in encoded)
+        ids = torch.tensor([e + [pad] * (width - len(e)) for e in encoded], device=lm.device)
+        mask = torch.tensor([[1] * len(e) + [0] * (width - len(e)) for e in encoded], device=lm.device)
+        with torch.no_grad():
+            hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+        for text, vector in zip(chunk, pooled.cpu().numpy()):
+            cache[text] = vector
+    return np.stack([cache[t] for t in texts])
+
+
+def frozen_probe(lm, tok, taskset: TaskSet, examples: list[Example], seed: int = 0,
+                 cache: dict | None = None, limit: int = 0) -> list[str]:
+    """Logistic regression (standardised features, the inverse regularisation C chosen by cross-validation on
+    the training split: 5 folds, fewer when a class has fewer examples) on ``mean_pooled_states`` of the
+    article text; fitted on the first ``limit`` training examples (0: all of them)."""
+    if not taskset.is_classification:
+        raise ValueError("the frozen probe is a classification baseline")
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    train = taskset.splits["train"][:limit] if limit else taskset.splits["train"]
+    folds = min(5, min(Counter(e.label for e in train).values()))
+    classifier = (LogisticRegressionCV(Cs=8, cv=folds, l1_ratios=(0.0,), scoring="accuracy", max_iter=3000,
+                                       random_state=seed, use_legacy_attributes=False) if folds >= 2
+                  else LogisticRegression(max_iter=3000, random_state=seed))
+    probe = make_pipeline(StandardScaler(), classifier)
+    probe.fit(mean_pooled_states(lm, tok, [_article_text(e) for e in train], cache), [e.label for e in train])
+    return [str(p) for p in probe.predict(mean_pooled_states(lm, tok, [_article_text(e) for e in examples], cache))]
+
+
 def all_baselines(taskset: TaskSet, examples: list[Example], lm=None, tok=None, seed: int = 0,
-                  progress: bool | None = None) -> dict[str, list[str]]:
-    """Predictions of every baseline that applies to the task."""
+                  progress: bool | None = None, features: dict | None = None,
+                  probe_examples: int = 0) -> dict[str, list[str]]:
+    """Predictions of every baseline that applies to the task (``features`` caches the probe's hidden
+    states across the tasks that share articles)."""
     out = {"random": random_baseline(taskset, examples, seed), "majority": majority_baseline(taskset, examples)}
     if taskset.is_classification:
         out["TF-IDF + logistic regression"] = tfidf_logreg(taskset, examples, seed)
     if lm is not None:
         out["base model zero-shot"] = zero_shot(lm, tok, taskset, examples, progress)
+        if taskset.is_classification:
+            out["base model zero-shot, calibrated"] = zero_shot_calibrated(lm, tok, taskset, examples)
+            out["frozen-feature probe"] = frozen_probe(lm, tok, taskset, examples, seed, features, probe_examples)
     return out

@@ -371,6 +371,14 @@ def _cloze_prompt(masked: str) -> str:
     return f"Completa el espacio {BLANK} del artículo:\n{masked}\nRespuesta:"
 
 
+def prompt_for(task: str, text: str) -> str:
+    """The classification prompt of ``task`` around an article text (or content-free text)."""
+    prompts = {"jurisdiction": _jurisdiction_prompt, "topic": _topic_prompt}
+    if task not in prompts:
+        raise TaskError(f"no classification prompt for task {task!r}; classification tasks: {', '.join(prompts)}")
+    return prompts[task](text)
+
+
 def check_tasks(tasks: list[str]) -> None:
     for t in tasks:
         if t == "compliance":

@@ -17,6 +17,7 @@ import os
 import re
 import time
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from .data import Example, TaskSet
 
 RESAMPLES = 2000
 MAX_ANSWER_TOKENS = 16
+PREDICT_BATCH = 8  # prompts scored together (left-padded); larger batches gain little on 2 CPU cores
 
 
 # ---------------------------------------------------------------- inference
@@ -34,29 +36,65 @@ def encode(tok, text: str, special: bool = True) -> list[int]:
     return tok(text, add_special_tokens=special).input_ids
 
 
-def label_logprobs(lm, tok, prompt: str, verbalisers: list[str]) -> np.ndarray:
-    """Total log-probability of each verbaliser after the prompt: one pass over the prompt, then all
-    verbalisers together on a copy of its key/value cache."""
+def vocabulary_logits(lm, hidden):
+    """The model's next-token logits from its decoder's hidden states, as its own forward computes them (the
+    output projection, then Gemma's final soft cap where the config sets one); called on chosen positions only."""
     import torch
 
-    prompt_ids = torch.tensor([encode(tok, prompt)], device=lm.device)
+    logits = lm.get_output_embeddings()(hidden)
+    cap = getattr(lm.config, "final_logit_softcapping", None)
+    return torch.tanh(logits / cap) * cap if cap else logits
+
+
+def label_logprobs(lm, tok, prompt: str, verbalisers: list[str]) -> np.ndarray:
+    """Total log-probability of each verbaliser after one prompt: ``label_logprobs_batch`` of one prompt."""
+    return label_logprobs_batch(lm, tok, [prompt], verbalisers)[0]
+
+
+def label_logprobs_batch(lm, tok, prompts: list[str], verbalisers: list[str], batch_size: int = 8) -> np.ndarray:
+    """(prompts x verbalisers) total log-probability of each verbaliser after each prompt.
+
+    The prompts of a batch are left-padded so that they all end at the same position, with position ids
+    counted from each prompt's first real token; one pass over the batch computes the logits of the last
+    position only (``logits_to_keep=1``: the vocabulary projection of every other prompt position is never
+    needed), then every verbaliser of every prompt runs together on the repeated key/value cache. Equal to
+    scoring each (prompt, verbaliser) sequence on its own, which tests/test_legal_evaluate.py checks.
+    """
+    import torch
+
     label_ids = [encode(tok, v, special=False) for v in verbalisers]
-    with torch.no_grad():
-        out = lm(input_ids=prompt_ids, use_cache=True)
-        first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)  # this log-softmax in float32, not the model
-        scores = np.array([first[ids[0]].item() for ids in label_ids], dtype=np.float64)
-        longest = max(len(ids) for ids in label_ids)
-        if longest > 1:
-            pad = label_ids[0][0]
-            batch = torch.tensor([ids + [pad] * (longest - len(ids)) for ids in label_ids], device=lm.device)
-            cache = out.past_key_values
-            cache.batch_repeat_interleave(len(label_ids))
-            mask = torch.ones(len(label_ids), prompt_ids.shape[1] + longest, dtype=torch.long, device=lm.device)
-            logits = lm(input_ids=batch, past_key_values=cache, attention_mask=mask, use_cache=True).logits
-            logp = torch.log_softmax(logits.float(), dim=-1)
-            for k, ids in enumerate(label_ids):
-                scores[k] += sum(logp[k, t - 1, ids[t]].item() for t in range(1, len(ids)))
-    return scores
+    k, longest = len(label_ids), max(len(ids) for ids in label_ids)
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    out_scores = np.zeros((len(prompts), k), dtype=np.float64)
+    first_ids = torch.tensor([ids[0] for ids in label_ids])
+    for start in range(0, len(prompts), batch_size):
+        encoded = [encode(tok, p) for p in prompts[start:start + batch_size]]
+        n, width = len(encoded), max(len(e) for e in encoded)
+        ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded], device=lm.device)
+        mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded], device=lm.device)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.no_grad():
+            out = lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
+            first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # float32 here, whatever the model's dtype
+            scores = first[:, first_ids.to(lm.device)].double().cpu().numpy()
+            if longest > 1:
+                cache = out.past_key_values
+                cache.batch_repeat_interleave(k)  # row i * k + j: prompt i followed by verbaliser j
+                # a verbaliser's last token is only predicted, never fed: rows are one shorter than the longest
+                rows = torch.tensor([ids_[:-1] + [ids_[0]] * (longest - len(ids_)) for _ in range(n) for ids_ in label_ids],
+                                    device=lm.device)
+                mask2 = torch.cat([mask.repeat_interleave(k, 0), torch.ones(n * k, longest - 1, dtype=mask.dtype,
+                                                                            device=lm.device)], dim=1)
+                pos2 = positions[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(longest - 1, device=lm.device)
+                hidden = lm.get_decoder()(input_ids=rows, attention_mask=mask2, position_ids=pos2,
+                                          past_key_values=cache, use_cache=True).last_hidden_state
+                for j, ids_ in enumerate(label_ids):
+                    if len(ids_) > 1:  # the vocabulary projection only where a verbaliser token is scored
+                        logp = torch.log_softmax(vocabulary_logits(lm, hidden[j::k, :len(ids_) - 1]).float(), dim=-1)
+                        tail = logp.gather(2, torch.tensor(ids_[1:], device=lm.device).expand(n, -1)[..., None])
+                        scores[:, j] += tail.sum((1, 2)).double().cpu().numpy()
+        out_scores[start:start + n] = scores
+    return out_scores
 
 
 def greedy_answer(lm, tok, prompt: str, max_new_tokens: int = MAX_ANSWER_TOKENS) -> str:
@@ -69,7 +107,7 @@ def greedy_answer(lm, tok, prompt: str, max_new_tokens: int = MAX_ANSWER_TOKENS)
     cache = None
     with torch.no_grad():
         for _ in range(max_new_tokens):
-            out = lm(input_ids=ids, past_key_values=cache, use_cache=True)
+            out = lm(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
             cache = out.past_key_values
             nxt = int(out.logits[0, -1].argmax())
             if nxt in stop:
@@ -79,6 +117,16 @@ def greedy_answer(lm, tok, prompt: str, max_new_tokens: int = MAX_ANSWER_TOKENS)
                 break
             ids = torch.tensor([[nxt]], device=lm.device)
     return tok.decode(produced, skip_special_tokens=True).split("\n")[0].strip()
+
+
+@contextmanager
+def timed(timings: dict, phase: str):
+    """Add the wall time of the block to ``timings[phase]`` (the chapter's time per phase)."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[phase] = timings.get(phase, 0.0) + time.perf_counter() - t0
 
 
 def progress_default() -> bool:
@@ -95,11 +143,15 @@ def predict(lm, tok, taskset: TaskSet, examples: list[Example], progress: bool |
     verbalisers = [taskset.verbalisers[c] for c in labels]
     out = []
     progress = progress_default() if progress is None else progress
+    if taskset.is_classification:
+        batches = range(0, len(examples), PREDICT_BATCH)
+        for start in tqdm(batches, desc=f"predict {taskset.task}", disable=not progress, leave=False):
+            scores = label_logprobs_batch(lm, tok, [e.prompt for e in examples[start:start + PREDICT_BATCH]],
+                                          verbalisers, batch_size=PREDICT_BATCH)
+            out.extend(labels[int(i)] for i in scores.argmax(axis=1))
+        return out
     for ex in tqdm(examples, desc=f"predict {taskset.task}", disable=not progress, leave=False):
-        if taskset.is_classification:
-            out.append(labels[int(np.argmax(label_logprobs(lm, tok, ex.prompt, verbalisers)))])
-        else:
-            out.append(greedy_answer(lm, tok, ex.prompt))
+        out.append(greedy_answer(lm, tok, ex.prompt))
     return out
 
 
@@ -306,7 +358,9 @@ def seed_table(runs: dict[int, dict[str, Scores]]):
 
 # ---------------------------------------------------------------- deployment: latency, memory, size
 
-VARIANTS = ("base fp32", "LoRA fp32 (unmerged)", "LoRA merged fp32", "LoRA merged int8 (dynamic)")
+VARIANTS = ("base fp32", "LoRA fp32 (unmerged)", "LoRA merged fp32", "LoRA merged int8 (dynamic)",
+            "LoRA merged int8 (weight-only)")
+INT8 = "LoRA merged int8 (weight-only)"  # the int8 path the criteria judge; the dynamic one is shown beside it
 
 
 def build_variant(model: str, adapter_dir: str | None, variant: str):
@@ -329,51 +383,169 @@ def build_variant(model: str, adapter_dir: str | None, variant: str):
         if variant != "LoRA fp32 (unmerged)":
             lm = lm.merge_and_unload()
         if variant.endswith("int8 (dynamic)"):
-            from torch.ao.quantization import quantize_dynamic
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                lm = quantize_dynamic(lm, {torch.nn.Linear}, dtype=torch.qint8)
+            lm = quantize_int8(lm)
+        elif variant.endswith("int8 (weight-only)"):
+            lm = quantize_int8_weights(lm)
     return lm.eval(), tok
+
+
+def _int8_weight_linear_class():
+    import torch
+
+    class _Int8WeightLinear(torch.nn.Module):
+        """A linear layer whose weight is stored as int8 with one float32 scale per output channel
+        (symmetric, round to nearest); activations stay in float. Home-made because torch.ao.quantization
+        has no weight-only mode for CPU, and torchao (which has) is not among this book's dependencies; torch's
+        own int8-weight kernel (``torch._weight_int8pack_mm``) ran 40 times slower than the float32 product on
+        this book's CPU, so the product runs in float on the int8 weight and is scaled per channel after it
+        (``(x W^T) s`` equals ``x (W s)^T``): the weight is resident as int8, and only one layer's float copy
+        exists at a time."""
+
+        def __init__(self, linear: torch.nn.Linear):
+            super().__init__()
+            weight = linear.weight.detach().float()
+            scale = weight.abs().amax(dim=1).clamp(min=1e-12) / 127
+            self.register_buffer("weight_int8", torch.round(weight / scale[:, None]).clamp(-127, 127)
+                                 .to(torch.int8).contiguous())
+            self.register_buffer("scale", scale.contiguous())
+            self.bias = None if linear.bias is None else torch.nn.Parameter(linear.bias.detach().clone(),
+                                                                             requires_grad=False)
+            self.in_features, self.out_features = linear.in_features, linear.out_features
+
+        def forward(self, x):
+            out = torch.nn.functional.linear(x, self.weight_int8.to(x.dtype)) * self.scale.to(x.dtype)
+            return out if self.bias is None else out + self.bias
+
+    return _Int8WeightLinear
+
+
+def quantize_int8_weights(lm):
+    """Weight-only int8, in place, of the decoder's linear layers (``_int8_weight_linear_class``); the output
+    projection stays in float32, as in ``quantize_int8``."""
+    import torch
+
+    make = _int8_weight_linear_class()
+    decoder = lm.get_decoder()
+    for name, module in list(decoder.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, torch.nn.Linear):
+                setattr(module, child_name, make(child))
+    _detach_from_file(lm)
+    return lm
+
+
+def _detach_from_file(lm) -> None:
+    """The float32 weights were read from a memory-mapped file, and the tensors left in float32 (embeddings,
+    norms) still point into that mapping, which keeps every page of it resident: copy them out so that the
+    mapping, and the float32 copies of the quantized layers with it, can go."""
+    import torch
+
+    with torch.no_grad():
+        for tensor in [*lm.parameters(), *lm.buffers()]:
+            tensor.data = tensor.data.clone()
+
+
+def quantize_int8(lm):
+    """Dynamic int8 quantization, in place, of the decoder's linear layers, one scale per output channel.
+
+    The output projection stays in float32: it is tied to the input embeddings in SmolLM2 and Gemma-3, so
+    quantizing it adds an int8 copy beside the float32 table the embeddings still need (more memory, not
+    less), and one scale for its whole 49,152 x 576 matrix is what moved most answers in the first version of
+    this chapter (30% agreement with float32). The activations are still quantized at run time with one scale
+    per tensor, which a few outlier features stretch (Dettmers et al. 2022); ``quantize_int8_weights`` keeps
+    them in float."""
+    import warnings
+
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    decoder = lm.get_decoder()
+    prefix = next(name for name, module in lm.named_modules() if module is decoder)
+    spec = {f"{prefix}.{name}": per_channel_dynamic_qconfig for name, module in decoder.named_modules()
+            if isinstance(module, torch.nn.Linear)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization announces its move to torchao
+        quantize_dynamic(lm, spec, dtype=torch.qint8, inplace=True)
+    _detach_from_file(lm)
+    return lm
+
+
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS now, VmHWM its peak), in MB."""
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise OSError(f"no {field} in /proc/self/status")
 
 
 def peak_rss_mb() -> float:
     """Peak resident memory of this process image (VmHWM, reset by exec, unlike getrusage's ru_maxrss,
     which a spawned child inherits from the parent it was forked from)."""
     try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+        return _status_mb("VmHWM")
     except OSError:
-        pass
-    import resource
+        import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _measure(model, adapter_dir, variant, prompts, verbalisers, threads, queue):
-    """Runs in a fresh process so that its peak resident memory belongs to this variant alone."""
+def _release_and_reset_peak() -> bool:
+    """Return freed heap to the system and restart the peak count (Linux's clear_refs "5"), so that the
+    peak measured next is that of serving queries, not of loading and converting the weights."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _measure(model, adapter_dir, variant, prompts, verbalisers, threads, repeats, queue):
+    """Runs in a fresh process so that its memory belongs to this variant alone."""
     import torch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     rss_start = peak_rss_mb()
     lm, tok = build_variant(model, adapter_dir, variant)
+    load_peak = peak_rss_mb()
+    reset = _release_and_reset_peak()
     label_logprobs(lm, tok, prompts[0], verbalisers)  # warm-up, not timed
     times, choices = [], []
-    for p in prompts:
-        t0 = time.perf_counter()
-        choices.append(int(np.argmax(label_logprobs(lm, tok, p, verbalisers))))
-        times.append(time.perf_counter() - t0)
-    queue.put({"variant": variant, "latencies_s": times, "choices": choices,
-               "peak_rss_mb": peak_rss_mb(), "rss_before_load_mb": rss_start})
+    for _ in range(repeats):
+        for p in prompts:
+            t0 = time.perf_counter()
+            choices.append(int(np.argmax(label_logprobs(lm, tok, p, verbalisers))))
+            times.append(time.perf_counter() - t0)
+    queue.put({"variant": variant, "latencies_s": times, "choices": choices[:len(prompts)],
+               "serving_peak_mb": peak_rss_mb() if reset else math.nan,
+               "load_peak_mb": load_peak, "rss_before_load_mb": rss_start})
+
+
+def median_interval(values, seed: int = 0) -> tuple[float, float, float]:
+    """The median with scipy's bootstrap 95% interval (percentile method, 2,000 resamples)."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=float)
+    res = stats.bootstrap((values,), np.median, n_resamples=2000, confidence_level=0.95, method="percentile",
+                          random_state=np.random.default_rng(seed))
+    return float(np.median(values)), float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def deployment_table(model: str, adapter_dir: str, taskset: TaskSet, examples: list[Example],
-                     threads: int = 1, variants=VARIANTS):
-    """Latency p50/p95 per example (one classification: prompt pass + label scoring) and peak memory
-    of each variant, each measured in its own process. Also the share of examples on which each variant
-    picks the same class as the unmerged LoRA model (quantization must not change the answers much)."""
+                     threads: int = 1, variants=VARIANTS, repeats: int = 3):
+    """Latency per query (one classification: prompt pass + label scoring) and memory of each variant, each
+    measured in its own process by the same harness: every example is timed ``repeats`` times, a query's
+    latency is the median of its repeats, and the median over queries carries scipy's bootstrap interval over
+    the queries. Memory: the peak while loading, and the peak while serving (counted afresh once loaded; the
+    weights are mapped from their file and only become resident as the first query reads them, so the size
+    right after loading would understate them).
+    Also the share of these examples on which each variant picks the same class as the unmerged LoRA model."""
     import multiprocessing as mp
 
     import pandas as pd
@@ -384,7 +556,8 @@ def deployment_table(model: str, adapter_dir: str, taskset: TaskSet, examples: l
     results = []
     for variant in variants:
         queue = ctx.Queue()
-        proc = ctx.Process(target=_measure, args=(model, adapter_dir, variant, prompts, verbalisers, threads, queue))
+        proc = ctx.Process(target=_measure, args=(model, adapter_dir, variant, prompts, verbalisers, threads,
+                                                  repeats, queue))
         proc.start()
         results.append(queue.get(timeout=1800))
         proc.join()
@@ -393,13 +566,41 @@ def deployment_table(model: str, adapter_dir: str, taskset: TaskSet, examples: l
     reference = next((r["choices"] for r in results if r["variant"] == "LoRA fp32 (unmerged)"), None)
     rows = []
     for r in results:
-        ms = np.array(r["latencies_s"]) * 1000
-        rows.append({"variant": r["variant"], "examples": len(ms), "p50 ms": np.percentile(ms, 50),
-                     "p95 ms": np.percentile(ms, 95), "peak RSS MB": r["peak_rss_mb"],
-                     "RSS after imports MB": r["rss_before_load_mb"],
+        ms = np.array(r["latencies_s"]).reshape(repeats, len(prompts)) * 1000
+        per_query = np.median(ms, axis=0)
+        p50, low, high = median_interval(per_query)
+        rows.append({"variant": r["variant"], "queries": len(prompts), "repeats": repeats, "p50 ms": p50,
+                     "p50 low": low, "p50 high": high, "p95 ms": np.percentile(per_query, 95),
+                     "load peak MB": r["load_peak_mb"], "serving peak MB": r["serving_peak_mb"], "RSS after imports MB": r["rss_before_load_mb"],
                      "same class as LoRA fp32": (np.mean(np.array(r["choices"]) == np.array(reference))
                                                  if reference is not None else np.nan)})
     return pd.DataFrame(rows).set_index("variant").round(2)
+
+
+def int8_agreement(model: str, adapter_dir: str, tasks: dict[str, TaskSet], test: dict[str, list[Example]],
+                   reference: dict[str, list[str]], variant: str = INT8):
+    """An int8 variant's predictions on every classification test example against the float32 LoRA model's
+    (``reference``, the same adapter), with the Wilson 95% interval of the agreement (scipy)."""
+    import pandas as pd
+    from scipy import stats
+
+    lm, tok = build_variant(model, adapter_dir, variant)
+    rows = []
+    for name, ts in tasks.items():
+        if not ts.is_classification:
+            continue
+        int8 = predict(lm, tok, ts, test[name], progress=False)
+        same = int(sum(a == b for a, b in zip(int8, reference[name])))
+        ci = stats.binomtest(same, len(int8)).proportion_ci(method="wilson")
+        rows.append({"task": name, "examples": len(int8), "same class": same, "agreement": same / len(int8),
+                     "low": ci.low, "high": ci.high,
+                     "int8 accuracy": float(np.mean([p == e.label for p, e in zip(int8, test[name])])),
+                     "fp32 accuracy": float(np.mean([p == e.label for p, e in zip(reference[name], test[name])]))})
+    total, agree = sum(r["examples"] for r in rows), sum(r["same class"] for r in rows)
+    ci = stats.binomtest(agree, total).proportion_ci(method="wilson")
+    rows.append({"task": "all", "examples": total, "same class": agree, "agreement": agree / total,
+                 "low": ci.low, "high": ci.high, "int8 accuracy": np.nan, "fp32 accuracy": np.nan})
+    return pd.DataFrame(rows).set_index("task").round(4)
 
 
 def directory_mb(path) -> float:
@@ -408,8 +609,12 @@ def directory_mb(path) -> float:
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 2**20
 
 
+SIZE_ROWS = ("base model weights (safetensors)", "LoRA adapter (safetensors)",
+             "merged model, int8 dynamic (torch state dict)", "merged model, int8 weight-only (torch state dict)")
+
+
 def size_table(model: str, adapter_dir: str):
-    """Size on disk: the base model's weights, the LoRA adapter, and the int8 merged model's state dict."""
+    """Size on disk: the base model's weights, the LoRA adapter, and each int8 merged model's state dict."""
     import tempfile
     from pathlib import Path
 
@@ -421,13 +626,14 @@ def size_table(model: str, adapter_dir: str):
     base = models.resolve(model)
     weights = sum(f.stat().st_size for f in Path(base).glob("*.safetensors")) / 2**20
     adapter = sum(f.stat().st_size for f in Path(adapter_dir).glob("adapter_model.*")) / 2**20
-    lm, _ = build_variant(model, adapter_dir, "LoRA merged int8 (dynamic)")
-    with tempfile.TemporaryDirectory() as tmp:
-        torch.save(lm.state_dict(), Path(tmp) / "int8.pt")
-        int8 = (Path(tmp) / "int8.pt").stat().st_size / 2**20
-    return pd.DataFrame({"MB on disk": [weights, adapter, int8]},
-                        index=["base model weights (safetensors)", "LoRA adapter (safetensors)",
-                               "merged model, int8 dynamic (torch state dict)"]).round(2)
+    quantized = []
+    for variant in ("LoRA merged int8 (dynamic)", INT8):
+        lm, _ = build_variant(model, adapter_dir, variant)
+        with tempfile.TemporaryDirectory() as tmp:
+            torch.save(lm.state_dict(), Path(tmp) / "int8.pt")
+            quantized.append((Path(tmp) / "int8.pt").stat().st_size / 2**20)
+        del lm
+    return pd.DataFrame({"MB on disk": [weights, adapter, *quantized]}, index=list(SIZE_ROWS)).round(2)
 
 
 # ---------------------------------------------------------------- the plan's success criteria
@@ -442,18 +648,24 @@ def verdict_above(interval: inference.Interval, threshold: float) -> str:
     return "inconclusive"
 
 
-# The edge-deployment criterion reads wall-clock latency from another process: it varies with the machine and
-# its load, so the chapter shows it in a cell of its own that the tests do not compare.
-MACHINE_DEPENDENT_CRITERION = "edge deployment: quantization succeeds and latency < 150 ms (§6.1)"
-MACHINE_DEPENDENT_FIGURES = ("p3_int8_p50_ms", "p3_int8_agreement")
+PLAN_MODEL = "meta-llama/Llama-3.2-1B"  # the plan's model (§2.1): its size and edge-latency criteria are about it
+NOT_TESTABLE = "not testable here"
+
+# Wall-clock latency varies with the machine and its load, and int8 kernels differ between CPU instruction sets,
+# so the chapter shows these two criteria in a cell of their own that the tests do not compare.
+LATENCY_CRITERION = "edge deployment: latency < 150 ms on the plan's model (§6.1)"
+QUANTIZATION_CRITERION = "edge deployment: quantization succeeds, int8 agrees with float32 on >= 95% (§6.1)"
+MACHINE_DEPENDENT_CRITERIA = (LATENCY_CRITERION, QUANTIZATION_CRITERION)
+MACHINE_DEPENDENT_FIGURES = ("p3_int8_p50_ms", "p3_int8_p50_ms_low", "p3_int8_p50_ms_high", "p3_int8_agreement",
+                             "p3_int8_agreement_low", "p3_int8_agreement_high", "p3_int8_agreement_n")
 
 
 def split_machine_dependent(criteria):
-    """(criteria and figures a test can compare, the machine-dependent criterion and its figures)."""
+    """(criteria and figures a test can compare, the machine-dependent criteria and their figures)."""
     figures = criteria.attrs["figures"]
-    fixed = criteria.drop(index=MACHINE_DEPENDENT_CRITERION)
+    fixed = criteria.drop(index=list(MACHINE_DEPENDENT_CRITERIA))
     fixed.attrs = {"figures": {k: v for k, v in figures.items() if k not in MACHINE_DEPENDENT_FIGURES}}
-    machine = criteria.loc[[MACHINE_DEPENDENT_CRITERION]]
+    machine = criteria.loc[list(MACHINE_DEPENDENT_CRITERIA)]
     machine.attrs = {"figures": {k: figures[k] for k in MACHINE_DEPENDENT_FIGURES}}
     return fixed, machine
 
@@ -467,13 +679,15 @@ def criteria_table(rows: list[dict]):
 
 def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[str, list[Scores]],
                      baselines: dict[str, dict[str, Scores]], chance: dict[str, float], deployment, sizes,
-                     test_sizes: dict[str, int], resamples: int = RESAMPLES, seed: int = 0):
+                     test_sizes: dict[str, int], agreement, model: str, resamples: int = RESAMPLES, seed: int = 0):
     """One row per criterion of the plan with what was measured and a verdict computed from it.
 
     ``lora`` holds the per-example scores averaged over seeds (it names the tasks); ``seed_scores`` each seed's
     scores, from which every interval and test is computed;
     ``baselines`` task -> baseline name -> scores; ``chance`` the random-guess accuracy per classification
-    task; ``deployment`` and ``sizes`` the tables of ``deployment_table`` and ``size_table``.
+    task; ``deployment``, ``sizes`` and ``agreement`` the tables of ``deployment_table``, ``size_table`` and
+    ``int8_agreement``; ``model`` the model that ran: the plan's size and latency criteria are about its
+    Llama-3.2-1B, and any other model's figures are shown with the verdict "not testable here".
     """
     rows, figures = [], {}
     reductions = np.array([r.loss_reduction for r in train_results])
@@ -539,17 +753,36 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
                      f"examples; each adapter over its {n_examples} test examples, largest Holm p = {worst:.4f}"
                      + over_seeds, "p < 0.05 (each adapter)", "met" if ok else "not met"])
 
-    int8 = deployment.loc["LoRA merged int8 (dynamic)"]
-    ok = int8["p50 ms"] < 150 and int8["same class as LoRA fp32"] >= 0.9
-    figures.update(p3_int8_p50_ms=float(int8["p50 ms"]), p3_int8_agreement=float(int8["same class as LoRA fp32"]))
-    rows.append([MACHINE_DEPENDENT_CRITERION,
-                 f"int8 p50 {int8['p50 ms']:.0f} ms, p95 {int8['p95 ms']:.0f} ms; same class as fp32 on "
-                 f"{int8['same class as LoRA fp32']:.0%} of {int(int8['examples'])} examples",
-                 "p50 < 150 ms and >= 90% agreement", "met" if ok else "not met"])
-    mb = float(sizes.iloc[2, 0])
+    plans_model = model == PLAN_MODEL
+    int8 = deployment.loc[INT8]
+    figures.update(p3_int8_p50_ms=float(int8["p50 ms"]), p3_int8_p50_ms_low=float(int8["p50 low"]),
+                   p3_int8_p50_ms_high=float(int8["p50 high"]))
+    latency = (f"int8 (weight-only) p50 {int8['p50 ms']:.0f} ms [{int8['p50 low']:.0f}, {int8['p50 high']:.0f}] "
+               f"(median over {int(int8['queries'])} queries, each the median of {int(int8['repeats'])} repeats; "
+               f"bootstrap 95% interval), p95 {int8['p95 ms']:.0f} ms, on this machine's CPU")
+    if plans_model:
+        rows.append([LATENCY_CRITERION, latency, "p50 < 150 ms",
+                     verdict_above(inference.Interval(-int8["p50 ms"], -int8["p50 high"], -int8["p50 low"]), -150)])
+    else:
+        rows.append([LATENCY_CRITERION, f"{model}, not {PLAN_MODEL}: {latency}", "p50 < 150 ms", NOT_TESTABLE])
+    overall = agreement.loc["all"]
+    figures.update(p3_int8_agreement=float(overall["agreement"]), p3_int8_agreement_low=float(overall["low"]),
+                   p3_int8_agreement_high=float(overall["high"]), p3_int8_agreement_n=int(overall["examples"]))
+    rows.append([QUANTIZATION_CRITERION,
+                 f"int8 (weight-only): same class as float32 on {int(overall['same class'])} of "
+                 f"{int(overall['examples'])} classification "
+                 f"test examples, {overall['agreement']:.1%} [Wilson {overall['low']:.1%}, {overall['high']:.1%}]",
+                 ">= 95%", verdict_above(inference.Interval(float(overall["agreement"]), float(overall["low"]),
+                                                            float(overall["high"])), 0.95)])
+    mb = float(sizes.loc[SIZE_ROWS[3], "MB on disk"])
     figures["p3_quantized_mb"] = mb
-    rows.append(["deployment size < 300 MB quantized (§2.1)", f"{mb:.0f} MB", "< 300 MB",
-                 "met" if mb < 300 else "not met"])
+    if plans_model:
+        rows.append(["deployment size < 300 MB quantized (§2.1)", f"{mb:.0f} MB", "< 300 MB",
+                     "met" if mb < 300 else "not met"])
+    else:
+        rows.append(["deployment size < 300 MB quantized (§2.1)",
+                     f"{model}, not {PLAN_MODEL}: {mb:.0f} MB at int8 (the claims ledger does the arithmetic for "
+                     "the plan's model)", "< 300 MB", NOT_TESTABLE])
     total = sum(test_sizes.values())
     figures.update(p3_test_examples=int(total), p3_runs=len(train_results))
     rows.append(["1,000+ test examples (§3.2)", f"{total} ({', '.join(f'{k} {v}' for k, v in test_sizes.items())})",

@@ -1,8 +1,13 @@
-"""LoRA fine-tuning with peft: the plan's configuration as defaults, checkpoints, resume, abort conditions.
+"""LoRA fine-tuning with peft: the plan's configuration as defaults, early stopping, checkpoints, resume,
+abort conditions.
 
 One adapter is trained per seed on the pooled training examples of the chosen tasks (the loss is on the
-answer tokens only). Every ``eval_steps`` the validation loss and the validation accuracy of the
-classification tasks are recorded and the plan's abort conditions (§7.1) are checked:
+answer tokens only, and the vocabulary projection is computed only there). Every ``eval_steps`` the
+validation loss and the validation accuracy of the classification tasks are recorded. Training stops when
+the validation loss has not improved by ``min_improvement`` for ``patience`` validations (a plateau), or at
+``max_steps`` (the stated cap); the adapter kept is the one of the best validation loss, as
+``transformers.EarlyStoppingCallback`` with ``load_best_model_at_end`` would keep. The plan's abort
+conditions (§7.1) are checked at every validation:
 
 - no convergence after ``no_convergence_step`` steps: validation loss not at least
   ``convergence_min_reduction`` (relative) below its value before training;
@@ -26,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Example, TaskSet
-from .evaluate import label_logprobs, progress_default
+from .evaluate import label_logprobs_batch, progress_default
 
 
 @dataclass
@@ -50,6 +55,8 @@ class LoraSettings:
     below_random_step: int = 500
     time_budget_s: float | None = None
     abort: bool = True  # stop training when an abort condition triggers (else only report it)
+    patience: int = 0  # validations without improvement before stopping (0: train to max_steps)
+    min_improvement: float = 0.0  # a validation loss this much (nats) below the best so far is an improvement
     keep_checkpoints: int = 2
 
     def __post_init__(self):
@@ -84,7 +91,15 @@ class TrainResult:
     train_seconds: float
     resumed_from: int | None = None
     initial_val_loss: float = math.nan
-    final_val_loss: float = math.nan
+    final_val_loss: float = math.nan  # of the adapter kept: the best validation, when early stopping is on
+    best_step: int = 0
+    stopped: str = ""  # "plateau", "step cap" or the abort condition that ended training
+    train_examples: int = 0
+
+    @property
+    def epochs(self) -> float:
+        """Passes over the training set, from the steps done and the batch size recorded in the history."""
+        return self.steps_done * self.history[-1].get("batch_size", 0) / max(1, self.train_examples)
 
     @property
     def loss_reduction(self) -> float:
@@ -110,6 +125,23 @@ def collate(encoded: list[tuple[list[int], list[int]]], pad_id: int):
     for k, (x, y) in enumerate(encoded):
         ids[k, :len(x)], labels[k, :len(y)], mask[k, :len(x)] = torch.tensor(x), torch.tensor(y), 1
     return ids, labels, mask
+
+
+def answer_token_losses(lm, ids, labels, mask):
+    """(per-token losses, row of each token) at the answer tokens only: the decoder runs over the whole
+    sequence, the vocabulary projection only where a label is scored (the prompt's positions are most of the
+    sequence and none of the loss). ``losses.mean()`` equals the model's own ``loss`` for these labels, which
+    tests/test_legal_lora.py checks."""
+    import torch
+
+    from .evaluate import vocabulary_logits
+
+    hidden = lm.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+    targets = labels[:, 1:]
+    keep = targets != -100
+    logits = vocabulary_logits(lm, hidden[:, :-1][keep]).float()
+    losses = torch.nn.functional.cross_entropy(logits, targets[keep], reduction="none")
+    return losses, keep.nonzero()[:, 0]
 
 
 def batch_indices(n: int, batch_size: int, step: int, seed: int) -> list[int]:
@@ -160,31 +192,29 @@ def validation_subset(tasks: dict[str, TaskSet], limit: int) -> dict[str, list[E
 
 
 def validate(lm, tok, tasks: dict[str, TaskSet], subset: dict[str, list[Example]]) -> dict:
-    """Mean answer-token loss over all subset examples, and accuracy of each classification task."""
+    """Mean answer-token loss over all subset examples (each example's mean first), and the accuracy of each
+    classification task by label scoring."""
     import torch
 
     lm.eval()
     losses = []
     result = {}
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     with torch.no_grad():
         for name, examples in subset.items():
             for k in range(0, len(examples), 8):
-                ids, labels, mask = collate([encode_example(tok, e) for e in examples[k:k + 8]],
-                                            tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id)
-                # float32 for the loss only; the base model keeps the dtype it was loaded in
-                logits = lm(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device)).logits.float()
-                lp = torch.log_softmax(logits[:, :-1], dim=-1)
-                tgt = labels[:, 1:].to(lm.device)
-                keep = tgt != -100
-                token_lp = lp.gather(2, tgt.clamp(min=0)[..., None])[..., 0]
-                for row in range(ids.shape[0]):
-                    losses.append(float(-token_lp[row][keep[row]].mean()))
+                ids, labels, mask = collate([encode_example(tok, e) for e in examples[k:k + 8]], pad)
+                token_losses, rows = answer_token_losses(lm, ids.to(lm.device), labels.to(lm.device),
+                                                         mask.to(lm.device))
+                per_row = torch.zeros(ids.shape[0], device=token_losses.device).index_add_(0, rows, token_losses)
+                counts = torch.bincount(rows, minlength=ids.shape[0])
+                losses.extend((per_row / counts).tolist())
             ts = tasks[name]
             if ts.is_classification and examples:
                 labels_ = list(ts.labels)
-                verbalisers = [ts.verbalisers[c] for c in labels_]
-                hits = [labels_[int(np.argmax(label_logprobs(lm, tok, e.prompt, verbalisers)))] == e.label
-                        for e in examples]
+                scores = label_logprobs_batch(lm, tok, [e.prompt for e in examples],
+                                              [ts.verbalisers[c] for c in labels_])
+                hits = [labels_[int(i)] == e.label for i, e in zip(scores.argmax(axis=1), examples)]
                 result[f"val_acc_{name}"] = float(np.mean(hits))
     result["val_loss"] = float(np.mean(losses))
     return result
@@ -278,6 +308,9 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
               AbortCheck("over budget", 0)]
     history: list[dict] = []
     start_step, resumed_from, elapsed_before = 0, None, 0.0
+    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+
+    best = {"step": 0, "val_loss": math.inf, "adapter": None, "stale": 0}  # early stopping's state
 
     existing = _checkpoints(out_dir) if resume else []
     if existing:
@@ -286,8 +319,6 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
         if state["fingerprint"] != fingerprint:
             raise CheckpointMismatch(f"{out_dir.name}/{path.name} was written by a different run "
                                      f"(model, seed, tasks or settings differ); use another output directory")
-        from peft import set_peft_model_state_dict
-
         set_peft_model_state_dict(lm, state["adapter"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
@@ -295,6 +326,7 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
         np.random.set_state(state["numpy_rng"])
         history, elapsed_before = state["history"], state["elapsed"]
         checks = [AbortCheck(**c) for c in state["checks"]]
+        best = state["best"]
         start_step = resumed_from = step_saved
     elif not resume:
         for _, path in _checkpoints(out_dir):
@@ -302,21 +334,24 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
 
     initial = next((h for h in history if h["step"] == 0), None)
     if initial is None:
-        initial = {"step": 0, "train_loss": math.nan, "lr": 0.0, **validate(lm, tok, tasks, subset)}
+        initial = {"step": 0, "epoch": 0.0, "batch_size": settings.batch_size, "train_loss": math.nan, "lr": 0.0,
+                   **validate(lm, tok, tasks, subset)}
         history.append(initial)
+        best.update(val_loss=initial["val_loss"], adapter=_copy_state(get_peft_model_state_dict(lm)))
     aborted = next((c.name for c in checks if c.status == "triggered"), None) if settings.abort else None
+    plateau = bool(settings.patience) and best["stale"] >= settings.patience
     t0 = time.perf_counter()
     running: list[float] = []
     bar = tqdm(total=settings.max_steps, initial=start_step, desc=f"LoRA seed {seed}", disable=not progress)
     step = start_step
-    while step < settings.max_steps and aborted is None:
+    while step < settings.max_steps and aborted is None and not plateau:
         if stop_after is not None and step - start_step >= stop_after:
             break
         lm.train()
         lr = _set_lr(optimizer, settings, step)
         ids, labels, mask = collate([encoded[i] for i in batch_indices(len(encoded), settings.batch_size, step, seed)],
                                     pad_id)
-        loss = lm(input_ids=ids.to(lm.device), attention_mask=mask.to(lm.device), labels=labels.to(lm.device)).loss
+        loss = answer_token_losses(lm, ids.to(lm.device), labels.to(lm.device), mask.to(lm.device))[0].mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
         optimizer.step()
@@ -326,32 +361,53 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
         bar.update(1)
         bar.set_postfix(loss=f"{running[-1]:.3f}")
         if step % settings.eval_steps == 0 or step == settings.max_steps:
-            record = {"step": step, "train_loss": float(np.mean(running)), "lr": lr, **validate(lm, tok, tasks, subset)}
+            record = {"step": step, "epoch": step * settings.batch_size / len(encoded),
+                      "batch_size": settings.batch_size, "train_loss": float(np.mean(running)), "lr": lr,
+                      **validate(lm, tok, tasks, subset)}
             running = []
             history.append(record)
+            if record["val_loss"] < best["val_loss"] - settings.min_improvement:
+                best.update(step=step, val_loss=record["val_loss"], adapter=_copy_state(get_peft_model_state_dict(lm)),
+                            stale=0)
+            else:
+                best["stale"] += 1
+            plateau = bool(settings.patience) and best["stale"] >= settings.patience
             triggered = _check_aborts(checks, record, initial["val_loss"], settings, tasks,
                                       elapsed_before + time.perf_counter() - t0)
             if triggered and settings.abort:
                 aborted = triggered
-        if step % settings.save_steps == 0 or aborted:
+        if step % settings.save_steps == 0 or aborted or plateau:
             _save_checkpoint(lm, optimizer, out_dir, step, fingerprint, history, checks,
-                             elapsed_before + time.perf_counter() - t0, settings.keep_checkpoints)
+                             elapsed_before + time.perf_counter() - t0, settings.keep_checkpoints, best)
     bar.close()
     elapsed = elapsed_before + time.perf_counter() - t0
+    if stop_after is not None and step - start_step >= stop_after and step < settings.max_steps and not plateau:
+        stopped = "interrupted"
+    else:
+        stopped = aborted or ("plateau" if plateau else "step cap")
+    if settings.patience and stopped != "interrupted":
+        set_peft_model_state_dict(lm, best["adapter"])  # keep the adapter of the best validation loss
+        kept_step, kept_loss = best["step"], best["val_loss"]
+    else:
+        kept_step, kept_loss = step, history[-1]["val_loss"]
     adapter_dir = out_dir / "adapter"
     lm.save_pretrained(adapter_dir)
-    last = history[-1]
     result = TrainResult(seed=seed, steps_done=step, history=history, checks=checks, aborted=aborted,
                          adapter_dir=adapter_dir, train_seconds=elapsed, resumed_from=resumed_from,
-                         initial_val_loss=initial["val_loss"], final_val_loss=last["val_loss"])
+                         initial_val_loss=initial["val_loss"], final_val_loss=kept_loss, best_step=kept_step,
+                         stopped=stopped, train_examples=len(encoded))
     (out_dir / "result.json").write_text(json.dumps({
-        "seed": seed, "steps_done": step, "aborted": aborted, "history": history,
-        "checks": [asdict(c) for c in checks]}, indent=1))
+        "seed": seed, "steps_done": step, "aborted": aborted, "stopped": stopped, "best_step": kept_step,
+        "history": history, "checks": [asdict(c) for c in checks]}, indent=1))
     return lm, result
 
 
+def _copy_state(state: dict) -> dict:
+    return {k: v.detach().clone() for k, v in state.items()}
+
+
 def _save_checkpoint(lm, optimizer, out_dir: Path, step: int, fingerprint: dict, history: list, checks: list,
-                     elapsed: float, keep: int) -> None:
+                     elapsed: float, keep: int, best: dict) -> None:
     import torch
     from peft import get_peft_model_state_dict
 
@@ -360,7 +416,7 @@ def _save_checkpoint(lm, optimizer, out_dir: Path, step: int, fingerprint: dict,
     torch.save({"adapter": get_peft_model_state_dict(lm), "optimizer": optimizer.state_dict(),
                 "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
                 "numpy_rng": np.random.get_state(), "history": history, "elapsed": elapsed,
-                "checks": [asdict(c) for c in checks], "fingerprint": fingerprint}, path / "state.pt.tmp")
+                "checks": [asdict(c) for c in checks], "fingerprint": fingerprint, "best": best}, path / "state.pt.tmp")
     (path / "state.pt.tmp").rename(path / "state.pt")  # a checkpoint is complete or absent, never half-written
     for _, old in _checkpoints(out_dir)[:-keep]:
         shutil.rmtree(old)
@@ -371,6 +427,43 @@ def history_frame(results: list[TrainResult]):
 
     rows = [{"seed": r.seed, **h} for r in results for h in r.history]
     return pd.DataFrame(rows)
+
+
+def stopping_table(results: list[TrainResult], settings: LoraSettings):
+    """Per seed: where training stopped and why, and the adapter kept."""
+    import pandas as pd
+
+    rows = [{"seed": r.seed, "steps done": r.steps_done, "epochs": round(r.epochs, 3), "stopped by": r.stopped,
+             "best step": r.best_step, "best validation loss": r.final_val_loss,
+             "validation loss before training": r.initial_val_loss, "training s": round(r.train_seconds)}
+            for r in results]
+    table = pd.DataFrame(rows).set_index("seed")
+    table.attrs["rule"] = (f"validation every {settings.eval_steps} steps; stop after {settings.patience} validations "
+                           f"without a loss at least {settings.min_improvement} nats below the best, or at the cap of "
+                           f"{settings.max_steps} steps" if settings.patience else
+                           f"no early stopping: {settings.max_steps} steps")
+    return table
+
+
+def stopping_sentence(results: list[TrainResult], settings: LoraSettings) -> str:
+    """What the reader must know before reading any LoRA result: was each adapter trained to a plateau?"""
+    plateau = [r for r in results if r.stopped == "plateau"]
+    capped = [r for r in results if r.stopped == "step cap"]
+    parts = []
+    if plateau:
+        parts.append(f"{len(plateau)} of {len(results)} seeds stopped on a plateau of the validation loss (best at "
+                     f"step{'s' if len(plateau) > 1 else ''} {', '.join(str(r.best_step) for r in plateau)}, after "
+                     f"{', '.join(f'{r.epochs:.2f}' for r in plateau)} epochs)")
+    if capped:
+        still = [r for r in capped if r.best_step == r.steps_done]
+        parts.append(f"{len(capped)} reached the cap of {settings.max_steps} steps"
+                     + (f", {len(still)} of them with the validation loss still falling at the last validation: "
+                        "those adapters are under-trained, and their results are not negative findings about LoRA"
+                        if still else ", past their best validation loss"))
+    aborted = [r for r in results if r.stopped not in ("plateau", "step cap")]
+    if aborted:
+        parts.append(f"{len(aborted)} ended by an abort condition ({', '.join(sorted({r.stopped for r in aborted}))})")
+    return "; ".join(parts) + "."
 
 
 def checks_table(results: list[TrainResult]):
@@ -388,6 +481,7 @@ def checks_table(results: list[TrainResult]):
 class SeedRun:
     result: TrainResult
     predictions: dict[str, list[str]] = field(default_factory=dict)  # task -> test predictions
+    predict_seconds: float = 0.0
 
 
 def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Example]], seeds: list[int],
@@ -407,7 +501,8 @@ def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Exampl
         with models.explain_oom(f"training the LoRA adapter of seed {seed}"):
             peft_model, result = train(lm, tok, tasks, Path(out_root) / f"seed-{seed}", seed, settings,
                                        model_name=f"{model} {dtype}", resume=resume, progress=progress)
+            t0 = time.perf_counter()
             preds = {name: predict(peft_model, tok, tasks[name], test[name], progress=progress) for name in tasks}
-        runs.append(SeedRun(result, preds))
+        runs.append(SeedRun(result, preds, time.perf_counter() - t0))
         del peft_model, lm
     return runs
