@@ -87,7 +87,7 @@ PUBLISHED = {
     "projection-parameters": "supported",
 }
 
-NO_PAGE_READ = {"models_out_of_reach", "not_run", "ppl_range_normal", "original_not_overfitting", "model_b_changes",
+NO_PAGE_READ = {"models_out_of_reach", "not_run", "original_not_overfitting", "model_b_changes",
                 "lora_memory_reduction", "legal_deployment_size", "projection"}
 
 FORMATS = (".0f", ".1f", ".2f", ".3f", ".4f", ".1e", ".0%", ".1%")

@@ -240,3 +240,10 @@ def test_the_frozen_probe_fits_on_hidden_states_and_shares_them(tiny, legal):
     states = baselines.mean_pooled_states(lm, tok, ["uno dos tres", "uno"], {})
     alone = baselines.mean_pooled_states(lm, tok, ["uno"], {})
     np.testing.assert_allclose(states[1], alone[0], atol=1e-5)  # padding does not leak into the mean
+
+
+def test_the_prior_sentence_counts_the_most_frequent_answers():
+    names = {"CL": " Chile", "ES": " España"}
+    sentence = evaluate.prior_sentence(["CL", "CL", "CL", "ES"], ["ES", "CL", "ES", "CL"], names)
+    assert sentence.startswith("Uncalibrated, the zero-shot model answers Chile for 3 of the 4 test articles (75%)")
+    assert "(España) covers 2 (50%)" in sentence

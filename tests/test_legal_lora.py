@@ -208,3 +208,14 @@ def test_resume_keeps_the_early_stopping_state(tiny, small_tasks, tmp_path, monk
                             resume=True, progress=False)  # the fake's counter continues: validations 8, ...
     assert (resumed.stopped, resumed.best_step, resumed.steps_done) == (straight.stopped, straight.best_step,
                                                                         straight.steps_done)
+
+
+def test_the_plan_comparison_marks_every_departure():
+    table = lora.plan_comparison(lora.LoraSettings(max_steps=800, patience=3, min_improvement=0.01),
+                                 "smollm2-135m", [0, 1, 2], 3048)
+    departs = set(table.index[table["departs"] == "yes"])
+    assert departs == {"model", "seeds (one adapter each)", "steps", "early stopping on the validation loss"}
+    assert table.loc["steps", "this run"] == "at most 800 (1.05 epochs of 3048 examples)"
+    assert table.loc["steps", "plan"] == "2000 (2.62 epochs of 3048 examples)"
+    same = lora.plan_comparison(lora.LoraSettings(), lora.PLAN_RUN["model"], [0, 1, 2, 3, 4], 3048)
+    assert not (same["departs"] == "yes").any()

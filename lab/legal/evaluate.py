@@ -155,6 +155,20 @@ def predict(lm, tok, taskset: TaskSet, examples: list[Example], progress: bool |
     return out
 
 
+def prior_sentence(raw: list[str], calibrated: list[str], names: dict[str, str]) -> str:
+    """How much of the zero-shot model's answering is one answer given whatever the article, before and after
+    calibration (``names``: class -> verbaliser)."""
+    from collections import Counter
+
+    def top(predictions):
+        label, count = Counter(predictions).most_common(1)[0]
+        return names[label].strip(), count, len(predictions)
+
+    (a, n_a, total), (b, n_b, _) = top(raw), top(calibrated)
+    return (f"Uncalibrated, the zero-shot model answers {a} for {n_a} of the {total} test articles ({n_a / total:.0%}); "
+            f"calibrated, its most frequent answer ({b}) covers {n_b} ({n_b / total:.0%}).")
+
+
 # ---------------------------------------------------------------- metrics
 
 def normalise_answer(text: str) -> str:

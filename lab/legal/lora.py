@@ -429,6 +429,37 @@ def history_frame(results: list[TrainResult]):
     return pd.DataFrame(rows)
 
 
+PLAN_RUN = {"model": "meta-llama/Llama-3.2-1B", "seeds": 5}  # the plan's (§2.1, §3.2); the rest is LoraSettings()
+
+
+def plan_comparison(settings: LoraSettings, model: str, seeds: list[int], train_examples: int):
+    """This run's training settings beside the plan's, each marked where it departs from it."""
+    import pandas as pd
+
+    plan = LoraSettings()
+    epoch = train_examples / settings.batch_size
+
+    def stopping(s: LoraSettings) -> str:
+        return (f"after {s.patience} validations without a {s.min_improvement} nats gain, or at the cap"
+                if s.patience else "none: every step is trained")
+
+    def steps(s: LoraSettings) -> str:
+        return (f"{'at most ' if s.patience else ''}{s.max_steps} ({s.max_steps / epoch:.2f} epochs of "
+                f"{train_examples} examples)")
+
+    rows = [("model", PLAN_RUN["model"], model), ("seeds (one adapter each)", PLAN_RUN["seeds"], len(seeds)),
+            ("steps", steps(plan), steps(settings)),
+            ("early stopping on the validation loss", stopping(plan), stopping(settings))]
+    for label, name in [("LoRA rank r", "r"), ("LoRA alpha", "alpha"), ("adapted modules", "target_modules"),
+                        ("LoRA dropout", "dropout"), ("learning rate", "learning_rate"),
+                        ("warm-up steps", "warmup_steps"), ("batch size", "batch_size"),
+                        ("validation every (steps)", "eval_steps")]:
+        rows.append((label, getattr(plan, name), getattr(settings, name)))
+    table = pd.DataFrame([{"setting": k, "plan": str(a), "this run": str(b)} for k, a, b in rows]).set_index("setting")
+    table["departs"] = [("yes" if a != b else "") for a, b in zip(table["plan"], table["this run"])]
+    return table
+
+
 def stopping_table(results: list[TrainResult], settings: LoraSettings):
     """Per seed: where training stopped and why, and the adapter kept."""
     import pandas as pd
