@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_execute:
                 executed = book.execute_stale(args.only, args.profile)
                 print(f"executed {len(executed)} chapter(s): {', '.join(executed) or 'none (all up to date)'}")
+                from . import pagefold
+
+                pagefold.fold_pages(runner.BOOK)
             if not args.no_build:
                 book.build_html()
             return 0

@@ -223,19 +223,6 @@ def check_parameter_names(src: Path, names) -> None:
                        f"{', '.join(known)}")
 
 
-HIDDEN = "hide-cell"  # Jupyter Book folds the cell behind a toggle; the run record at the end lists the parameters
-
-
-def hide_parameter_cells(nb: dict) -> dict:
-    """Fold the parameters cell and papermill's injected-parameters cell on the page: a reader meets the run's
-    parameters once, in the run record, not as two raw code cells first."""
-    for cell in nb["cells"]:
-        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
-        if {"parameters", INJECTED_TAG} & set(tags) and HIDDEN not in tags:
-            tags.append(HIDDEN)
-    return nb
-
-
 def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool = True) -> dict:
     """Run ``src`` with papermill into ``dst`` and store provenance in ``dst``'s metadata['lab']."""
     import papermill
@@ -260,7 +247,7 @@ def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool
         "notebook": src.stem, "profile": profile, "parameters": parameters, "fingerprint": fp,
         "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
     })
-    nb = hide_parameter_cells(json.loads(tmp.read_text()))
+    nb = json.loads(tmp.read_text())
     nb.setdefault("metadata", {})["lab"] = record
     # papermill records absolute paths; published notebooks must not name a machine's directories
     pm = nb["metadata"].get("papermill", {})

@@ -114,19 +114,24 @@ def test_no_page_glues_a_name_twice(stem):
     assert not [n for n, k in names.items() if k > 1]
 
 
+
 @pytest.mark.parametrize("stem", book.notebook_chapters())
 def test_every_page_folds_its_parameter_cells(stem):
     """A reader meets a run's parameters once, in the run record: the raw parameters cells are folded."""
+    from lab import pagefold
+
     nb = json.loads((runner.BOOK / f"{stem}.ipynb").read_text())
-    cells = [c for c in nb["cells"] if {"parameters", runner.INJECTED_TAG} & set(c.get("metadata", {}).get("tags", []))]
-    assert cells and all(runner.HIDDEN in c["metadata"]["tags"] for c in cells)
+    cells = [c for c in nb["cells"] if set(pagefold.FOLDED) & set(c.get("metadata", {}).get("tags", []))]
+    assert cells and all(pagefold.HIDDEN in c["metadata"]["tags"] for c in cells)
 
 
 def test_hiding_parameter_cells_touches_nothing_else():
+    from lab import pagefold
+
     nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "x = 1", "outputs": []},
                     {"cell_type": "code", "metadata": {}, "source": "y = 2", "outputs": []},
-                    {"cell_type": "code", "metadata": {"tags": [runner.INJECTED_TAG, runner.HIDDEN]}, "source": "",
+                    {"cell_type": "code", "metadata": {"tags": ["injected-parameters", "hide-cell"]}, "source": "",
                      "outputs": []}]}
-    runner.hide_parameter_cells(nb)
-    assert [c["metadata"]["tags"] for c in nb["cells"]] == [["parameters", runner.HIDDEN], [],
-                                                           [runner.INJECTED_TAG, runner.HIDDEN]]
+    pagefold.hide_parameter_cells(nb)
+    assert [c["metadata"]["tags"] for c in nb["cells"]] == [["parameters", "hide-cell"], [],
+                                                           ["injected-parameters", "hide-cell"]]

@@ -1,0 +1,33 @@
+"""Fold the raw parameters cells of the published pages (Jupyter Book's ``hide-cell`` tag): a reader meets a
+run's parameters once, in the run record at the end of the page, not as two code cells first.
+
+Applied by ``python -m lab book`` after executing; it changes cell metadata only, never an output. A module of
+its own so that no chapter imports it: changing it makes no page stale.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HIDDEN = "hide-cell"
+FOLDED = ("parameters", "injected-parameters")  # the notebook's own cell and papermill's
+
+
+def hide_parameter_cells(nb: dict) -> dict:
+    for cell in nb["cells"]:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if set(FOLDED) & set(tags) and HIDDEN not in tags:
+            tags.append(HIDDEN)
+    return nb
+
+
+def fold_pages(book_dir: Path) -> list[str]:
+    """Fold every page under ``book_dir`` that is not folded yet; returns the pages changed."""
+    changed = []
+    for path in sorted(Path(book_dir).glob("*.ipynb")):
+        nb = json.loads(path.read_text())
+        before = json.dumps(nb)
+        if json.dumps(hide_parameter_cells(nb)) != before:
+            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            changed.append(path.stem)
+    return changed
