@@ -3,7 +3,7 @@ LoRA configuration, same examples, same machine).
 
     .venv/bin/python benchmarks/bench_legal.py [--model smollm2-135m] [--steps 12] [--examples 48] [--json out.json]
 
-Training: lab.legal.lora's step (the decoder over the whole sequence, the vocabulary projection on the answer
+Training, in float32 and under bfloat16 autocast (the chapter's cpu profile): lab.legal.lora's step (the decoder over the whole sequence, the vocabulary projection on the answer
 tokens only) against the plain step, ``model(input_ids, attention_mask, labels).loss``, which projects every
 position onto the 49,152-token vocabulary; both with AdamW and gradient clipping on the same batches of 4.
 Scoring (jurisdiction, 4 classes): lab.legal.evaluate.predict (prompts left-padded in batches of 8, the prompt's
@@ -30,8 +30,9 @@ from lab import models  # noqa: E402
 from lab.legal import data, evaluate, lora  # noqa: E402
 
 
-def train_rate(model: str, encoded, pad: int, steps: int, plain: bool, warmup: int = 2) -> float:
-    """Training examples per second over ``steps`` steps of batch 4 (after ``warmup`` untimed steps)."""
+def train_rate(model: str, encoded, pad: int, steps: int, plain: bool, warmup: int = 2, bf16: bool = False) -> float:
+    """Training examples per second over ``steps`` steps of batch 4 (after ``warmup`` untimed steps), the
+    forward pass in float32 or under bfloat16 autocast (the chapter's cpu profile)."""
     torch.manual_seed(0)
     lm, _ = models.load(model)
     settings = lora.LoraSettings()
@@ -43,10 +44,11 @@ def train_rate(model: str, encoded, pad: int, steps: int, plain: bool, warmup: i
         if step == warmup:
             t0 = time.perf_counter()
         ids, labels, mask = lora.collate([encoded[i] for i in lora.batch_indices(len(encoded), 4, step, 0)], pad)
-        if plain:
-            loss = peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        else:
-            loss = lora.answer_token_losses(peft_model, ids, labels, mask)[0].mean()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            if plain:
+                loss = peft_model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            else:
+                loss = lora.answer_token_losses(peft_model, ids, labels, mask)[0].mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
         optimizer.step()
@@ -83,6 +85,12 @@ def main() -> None:
     out["train examples/s, plain"] = train_rate(args.model, encoded, pad, args.steps, plain=True)
     out["train examples/s, lab"] = train_rate(args.model, encoded, pad, args.steps, plain=False)
     out["train ratio"] = out["train examples/s, lab"] / out["train examples/s, plain"]
+    out["train examples/s, plain, bfloat16 autocast"] = train_rate(args.model, encoded, pad, args.steps, plain=True,
+                                                                   bf16=True)
+    out["train examples/s, lab, bfloat16 autocast"] = train_rate(args.model, encoded, pad, args.steps, plain=False,
+                                                                 bf16=True)
+    out["train ratio, bfloat16 autocast"] = (out["train examples/s, lab, bfloat16 autocast"]
+                                             / out["train examples/s, plain, bfloat16 autocast"])
 
     lm, tok = models.load(args.model)
     lm.eval()

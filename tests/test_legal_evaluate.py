@@ -170,10 +170,16 @@ def test_deployment_variants_run_in_their_own_process(tiny, legal, tmp_path):
     assert (table["serving peak MB"] > table["RSS after imports MB"]).all()
     # a freshly initialised LoRA B matrix is zero: merged and unmerged models must agree exactly
     assert table.loc["LoRA merged fp32", "same class as LoRA fp32"] == 1.0
+    examples = ts.splits["test"][:6]
+    fp32, _ = evaluate.build_variant(tiny, str(tmp_path / "adapter"), "LoRA fp32 (unmerged)")
+    reference = evaluate.class_scores(fp32, tok, ts, examples, progress=False)
     agreement = evaluate.int8_agreement(tiny, str(tmp_path / "adapter"), {"jurisdiction": ts},
-                                        {"jurisdiction": ts.splits["test"][:6]},
-                                        {"jurisdiction": ["ES"] * 6})
+                                        {"jurisdiction": examples}, {"jurisdiction": reference})
     assert agreement.loc["all", "examples"] == 6 and 0 <= agreement.loc["all", "low"] <= agreement.loc["all", "high"] <= 1
+    bands = agreement.attrs["by_margin"]
+    assert bands["examples"].sum() == 6 and bands["same class"].sum() == agreement.loc["all", "same class"]
+    assert 0 < agreement.attrs["median_change"] < 0.5  # weight-only int8 of a 2-layer model moves scores a little
+    assert "nats" in evaluate.int8_sentence(agreement)
 
 
 def test_weight_only_int8_stores_int8_and_computes_what_its_dequantized_weight_would(tiny):
@@ -247,3 +253,11 @@ def test_the_prior_sentence_counts_the_most_frequent_answers():
     sentence = evaluate.prior_sentence(["CL", "CL", "CL", "ES"], ["ES", "CL", "ES", "CL"], names)
     assert sentence.startswith("Uncalibrated, the zero-shot model answers Chile for 3 of the 4 test articles (75%)")
     assert "(España) covers 2 (50%)" in sentence
+
+
+def test_greedy_answers_in_a_left_padded_batch_equal_each_prompt_alone(tiny):
+    lm, tok = models.load(tiny)
+    prompts = ["Artículo: el directorio", "La asamblea de accionistas se reunirá en el plazo de", "Texto"]
+    batched = evaluate.greedy_answers(lm, tok, prompts, max_new_tokens=6)
+    assert batched == [evaluate.greedy_answers(lm, tok, [p], max_new_tokens=6)[0] for p in prompts]
+    assert all("\n" not in a for a in batched)

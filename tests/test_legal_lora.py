@@ -215,7 +215,37 @@ def test_the_plan_comparison_marks_every_departure():
                                  "smollm2-135m", [0, 1, 2], 3048)
     departs = set(table.index[table["departs"] == "yes"])
     assert departs == {"model", "seeds (one adapter each)", "steps", "early stopping on the validation loss"}
+    bf16 = lora.plan_comparison(lora.LoraSettings(autocast="bfloat16"), lora.PLAN_RUN["model"], [0, 1, 2, 3, 4], 3048)
+    assert set(bf16.index[bf16["departs"] == "yes"]) == {"training arithmetic (autocast)"}
     assert table.loc["steps", "this run"] == "at most 800 (1.05 epochs of 3048 examples)"
     assert table.loc["steps", "plan"] == "2000 (2.62 epochs of 3048 examples)"
     same = lora.plan_comparison(lora.LoraSettings(), lora.PLAN_RUN["model"], [0, 1, 2, 3, 4], 3048)
     assert not (same["departs"] == "yes").any()
+
+
+def test_bfloat16_autocast_trains_in_bfloat16_keeps_float32_weights_and_resumes_exactly(tiny, small_tasks, tmp_path):
+    with pytest.raises(ValueError, match="autocast"):
+        lora.LoraSettings(autocast="float16")
+    settings = _settings(autocast="bfloat16")
+    lm, tok = models.load(tiny)
+    full, res_full = lora.train(lm, tok, small_tasks, tmp_path / "a", seed=3, settings=settings, model_name="t",
+                                resume=False, progress=False)
+    assert all(p.dtype == torch.float32 for p in full.parameters())
+    lm, tok = models.load(tiny)
+    fp32, res_fp32 = lora.train(lm, tok, small_tasks, tmp_path / "c", seed=3, settings=_settings(), model_name="t",
+                                resume=False, progress=False)
+    assert res_full.history[0]["val_loss"] == res_fp32.history[0]["val_loss"]  # validation runs in float32
+    assert res_full.history[-1]["train_loss"] != res_fp32.history[-1]["train_loss"]  # training did not
+    lm, tok = models.load(tiny)
+    lora.train(lm, tok, small_tasks, tmp_path / "b", seed=3, settings=settings, model_name="t", resume=False,
+               progress=False, stop_after=2)
+    lm, tok = models.load(tiny)
+    resumed, _ = lora.train(lm, tok, small_tasks, tmp_path / "b", seed=3, settings=settings, model_name="t",
+                            resume=True, progress=False)
+    a = {k: v for k, v in full.state_dict().items() if "lora_" in k}
+    b = {k: v for k, v in resumed.state_dict().items() if "lora_" in k}
+    assert a and all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(lora.CheckpointMismatch):  # the arithmetic is part of the run's identity
+        lm, tok = models.load(tiny)
+        lora.train(lm, tok, small_tasks, tmp_path / "b", seed=3, settings=_settings(), model_name="t", resume=True,
+                   progress=False)

@@ -12,6 +12,7 @@ from pathlib import Path
 from .. import models
 from ..params import Param, Spec
 from .data import TASKS, TaskError, check_tasks
+from .lora import AUTOCAST
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,6 +53,9 @@ SPEC = Spec(
     Param("learning_rate", (float,), "peak learning rate (plan: 2e-4)", minimum=0.0),
     Param("batch_size", (int,), "examples per step (plan: 4; lower it on a CUDA out-of-memory error)", minimum=1),
     Param("warmup_steps", (int,), "linear warm-up steps (plan: 100)", minimum=0),
+    Param("autocast", (str,), "the training step's arithmetic: none (float32) or bfloat16 (torch.autocast, about "
+          "1.8 times faster on a CPU with AVX512-BF16; weights, adapter, optimiser and all scoring stay float32)",
+          choices=AUTOCAST),
     Param("eval_steps", (int,), "validate every this many steps (plan: 50)", minimum=1),
     Param("save_steps", (int,), "checkpoint every this many steps (plan: 100)", minimum=1),
     Param("eval_examples", (int,), "validation examples per task at each validation", minimum=1),
@@ -83,4 +87,5 @@ def settings_from(params: dict):
                         warmup_steps=params["warmup_steps"], eval_steps=params["eval_steps"],
                         save_steps=params["save_steps"], eval_examples=params["eval_examples"],
                         no_convergence_step=params["no_convergence_step"],
-                        below_random_step=params["below_random_step"], time_budget_s=params["time_budget_s"])
+                        below_random_step=params["below_random_step"], time_budget_s=params["time_budget_s"],
+                        autocast=params["autocast"])

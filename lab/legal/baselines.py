@@ -91,14 +91,20 @@ def content_free_logprobs(lm, tok, taskset: TaskSet) -> np.ndarray:
     return np.log(probs.mean(axis=0))
 
 
-def zero_shot_calibrated(lm, tok, taskset: TaskSet, examples: list[Example]) -> list[str]:
-    """The zero-shot base model with contextual calibration: argmax of score - content-free log-probability."""
+def zero_shot_both(lm, tok, taskset: TaskSet, examples: list[Example]) -> tuple[list[str], list[str]]:
+    """(zero-shot, calibrated) predictions of a classification task from one scoring of the test prompts: the
+    argmax of the label scores, and the argmax of the scores less the content-free log-probabilities."""
     if not taskset.is_classification:
         raise ValueError("contextual calibration applies to classification")
     labels = list(taskset.labels)
     scores = label_logprobs_batch(lm, tok, [e.prompt for e in examples], [taskset.verbalisers[c] for c in labels])
     shifted = scores - content_free_logprobs(lm, tok, taskset)
-    return [labels[int(i)] for i in shifted.argmax(axis=1)]
+    return [labels[int(i)] for i in scores.argmax(axis=1)], [labels[int(i)] for i in shifted.argmax(axis=1)]
+
+
+def zero_shot_calibrated(lm, tok, taskset: TaskSet, examples: list[Example]) -> list[str]:
+    """The zero-shot base model with contextual calibration: argmax of score - content-free log-probability."""
+    return zero_shot_both(lm, tok, taskset, examples)[1]
 
 
 def mean_pooled_states(lm, tok, texts: list[str], cache: dict | None = None) -> np.ndarray:
@@ -154,8 +160,10 @@ def all_baselines(taskset: TaskSet, examples: list[Example], lm=None, tok=None, 
     if taskset.is_classification:
         out["TF-IDF + logistic regression"] = tfidf_logreg(taskset, examples, seed)
     if lm is not None:
-        out["base model zero-shot"] = zero_shot(lm, tok, taskset, examples, progress)
         if taskset.is_classification:
-            out["base model zero-shot, calibrated"] = zero_shot_calibrated(lm, tok, taskset, examples)
+            out["base model zero-shot"], out["base model zero-shot, calibrated"] = zero_shot_both(lm, tok, taskset,
+                                                                                                 examples)
             out["frozen-feature probe"] = frozen_probe(lm, tok, taskset, examples, seed, features, probe_examples)
+        else:
+            out["base model zero-shot"] = zero_shot(lm, tok, taskset, examples, progress)
     return out

@@ -97,26 +97,26 @@ def label_logprobs_batch(lm, tok, prompts: list[str], verbalisers: list[str], ba
     return out_scores
 
 
-def greedy_answer(lm, tok, prompt: str, max_new_tokens: int = MAX_ANSWER_TOKENS) -> str:
-    """Greedy continuation of the prompt up to a newline or end-of-sequence."""
+def greedy_answers(lm, tok, prompts: list[str], max_new_tokens: int = MAX_ANSWER_TOKENS,
+                   batch_size: int = PREDICT_BATCH) -> list[str]:
+    """Greedy continuation of each prompt up to its first newline or end-of-sequence, by ``generate`` on
+    left-padded batches (transformers derives the position ids from the attention mask)."""
     import torch
+    from transformers import GenerationConfig
 
-    ids = torch.tensor([encode(tok, prompt)], device=lm.device)
-    stop = {tok.eos_token_id} if tok.eos_token_id is not None else set()
-    produced: list[int] = []
-    cache = None
-    with torch.no_grad():
-        for _ in range(max_new_tokens):
-            out = lm(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
-            cache = out.past_key_values
-            nxt = int(out.logits[0, -1].argmax())
-            if nxt in stop:
-                break
-            produced.append(nxt)
-            if "\n" in tok.decode(produced):
-                break
-            ids = torch.tensor([[nxt]], device=lm.device)
-    return tok.decode(produced, skip_special_tokens=True).split("\n")[0].strip()
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    config = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad,
+                              eos_token_id=tok.eos_token_id, stop_strings=["\n"])
+    out = []
+    for start in range(0, len(prompts), batch_size):
+        encoded = [encode(tok, p) for p in prompts[start:start + batch_size]]
+        width = max(len(e) for e in encoded)
+        ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded], device=lm.device)
+        mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded], device=lm.device)
+        with torch.no_grad():
+            produced = lm.generate(input_ids=ids, attention_mask=mask, generation_config=config, tokenizer=tok)
+        out.extend(tok.decode(row[width:], skip_special_tokens=True).split("\n")[0].strip() for row in produced)
+    return out
 
 
 @contextmanager
@@ -134,25 +134,44 @@ def progress_default() -> bool:
     return os.environ.get("TQDM_DISABLE") != "1"
 
 
-def predict(lm, tok, taskset: TaskSet, examples: list[Example], progress: bool | None = None) -> list[str]:
-    """A predicted class (classification) or answer text (cloze) for every example."""
+def class_scores(lm, tok, taskset: TaskSet, examples: list[Example], progress: bool | None = None) -> np.ndarray:
+    """(examples x classes) label scores of a classification task, classes in ``taskset.labels`` order."""
     from tqdm.auto import tqdm
 
+    if not taskset.is_classification:
+        raise ValueError(f"{taskset.task} is not a classification task")
     lm.eval()
-    labels = list(taskset.labels)
-    verbalisers = [taskset.verbalisers[c] for c in labels]
-    out = []
+    verbalisers = [taskset.verbalisers[c] for c in taskset.labels]
     progress = progress_default() if progress is None else progress
+    out = [np.zeros((0, len(verbalisers)))]
+    for start in tqdm(range(0, len(examples), PREDICT_BATCH), desc=f"predict {taskset.task}", disable=not progress,
+                      leave=False):
+        out.append(label_logprobs_batch(lm, tok, [e.prompt for e in examples[start:start + PREDICT_BATCH]],
+                                        verbalisers, batch_size=PREDICT_BATCH))
+    return np.concatenate(out)
+
+
+def predict_scored(lm, tok, taskset: TaskSet, examples: list[Example],
+                   progress: bool | None = None) -> tuple[list[str], np.ndarray | None]:
+    """(predictions, class scores): the class of the highest score (classification, with the scores) or the
+    greedy answer text (cloze, no scores)."""
+    from tqdm.auto import tqdm
+
     if taskset.is_classification:
-        batches = range(0, len(examples), PREDICT_BATCH)
-        for start in tqdm(batches, desc=f"predict {taskset.task}", disable=not progress, leave=False):
-            scores = label_logprobs_batch(lm, tok, [e.prompt for e in examples[start:start + PREDICT_BATCH]],
-                                          verbalisers, batch_size=PREDICT_BATCH)
-            out.extend(labels[int(i)] for i in scores.argmax(axis=1))
-        return out
-    for ex in tqdm(examples, desc=f"predict {taskset.task}", disable=not progress, leave=False):
-        out.append(greedy_answer(lm, tok, ex.prompt))
-    return out
+        scores = class_scores(lm, tok, taskset, examples, progress)
+        return [taskset.labels[int(i)] for i in scores.argmax(axis=1)], scores
+    lm.eval()
+    progress = progress_default() if progress is None else progress
+    out = []
+    for start in tqdm(range(0, len(examples), PREDICT_BATCH), desc=f"predict {taskset.task}", disable=not progress,
+                      leave=False):
+        out.extend(greedy_answers(lm, tok, [e.prompt for e in examples[start:start + PREDICT_BATCH]]))
+    return out, None
+
+
+def predict(lm, tok, taskset: TaskSet, examples: list[Example], progress: bool | None = None) -> list[str]:
+    """A predicted class (classification) or answer text (cloze) for every example."""
+    return predict_scored(lm, tok, taskset, examples, progress)[0]
 
 
 def prior_sentence(raw: list[str], calibrated: list[str], names: dict[str, str]) -> str:
@@ -591,30 +610,73 @@ def deployment_table(model: str, adapter_dir: str, taskset: TaskSet, examples: l
     return pd.DataFrame(rows).set_index("variant").round(2)
 
 
+MARGIN_BANDS = (0.0, 0.1, 0.5, math.inf)  # nats between the float32 model's first and second class
+
+
 def int8_agreement(model: str, adapter_dir: str, tasks: dict[str, TaskSet], test: dict[str, list[Example]],
-                   reference: dict[str, list[str]], variant: str = INT8):
+                   reference: dict[str, np.ndarray], variant: str = INT8):
     """An int8 variant's predictions on every classification test example against the float32 LoRA model's
-    (``reference``, the same adapter), with the Wilson 95% interval of the agreement (scipy)."""
+    (``reference``: its class scores, from the same adapter), with the Wilson 95% interval of the agreement
+    (scipy). ``attrs["by_margin"]``: the agreement within bands of the float32 margin (first class's score less
+    the second's), which says whether the disagreements are near-ties; ``attrs["median_change"]``: the median
+    absolute change of a class score from float32 to int8 (nats)."""
     import pandas as pd
     from scipy import stats
 
+    def wilson(same: int, n: int) -> tuple[float, float]:
+        if n == 0:
+            return math.nan, math.nan
+        ci = stats.binomtest(same, n).proportion_ci(method="wilson")
+        return ci.low, ci.high
+
     lm, tok = build_variant(model, adapter_dir, variant)
-    rows = []
+    rows, margins, agrees, changes = [], [], [], []
     for name, ts in tasks.items():
         if not ts.is_classification:
             continue
-        int8 = predict(lm, tok, ts, test[name], progress=False)
-        same = int(sum(a == b for a, b in zip(int8, reference[name])))
-        ci = stats.binomtest(same, len(int8)).proportion_ci(method="wilson")
-        rows.append({"task": name, "examples": len(int8), "same class": same, "agreement": same / len(int8),
-                     "low": ci.low, "high": ci.high,
-                     "int8 accuracy": float(np.mean([p == e.label for p, e in zip(int8, test[name])])),
-                     "fp32 accuracy": float(np.mean([p == e.label for p, e in zip(reference[name], test[name])]))})
+        fp32 = np.asarray(reference[name])
+        int8 = class_scores(lm, tok, ts, test[name], progress=False)
+        same_rows = int8.argmax(axis=1) == fp32.argmax(axis=1)
+        ordered = np.sort(fp32, axis=1)
+        margins.append(ordered[:, -1] - ordered[:, -2])
+        agrees.append(same_rows)
+        changes.append(np.abs(int8 - fp32).ravel())
+        same, n = int(same_rows.sum()), len(same_rows)
+        truth = np.array([ts.labels.index(e.label) for e in test[name]])
+        rows.append({"task": name, "examples": n, "same class": same, "agreement": same / n,
+                     **dict(zip(("low", "high"), wilson(same, n))),
+                     "int8 accuracy": float(np.mean(int8.argmax(axis=1) == truth)),
+                     "fp32 accuracy": float(np.mean(fp32.argmax(axis=1) == truth))})
     total, agree = sum(r["examples"] for r in rows), sum(r["same class"] for r in rows)
-    ci = stats.binomtest(agree, total).proportion_ci(method="wilson")
     rows.append({"task": "all", "examples": total, "same class": agree, "agreement": agree / total,
-                 "low": ci.low, "high": ci.high, "int8 accuracy": np.nan, "fp32 accuracy": np.nan})
-    return pd.DataFrame(rows).set_index("task").round(4)
+                 **dict(zip(("low", "high"), wilson(agree, total))), "int8 accuracy": np.nan, "fp32 accuracy": np.nan})
+    table = pd.DataFrame(rows).set_index("task").round(4)
+    margin, agreed = np.concatenate(margins), np.concatenate(agrees)
+    bands = []
+    for low, high in zip(MARGIN_BANDS[:-1], MARGIN_BANDS[1:]):
+        inside = (margin >= low) & (margin < high)
+        same, n = int(agreed[inside].sum()), int(inside.sum())
+        bands.append({"float32 margin (nats)": f"{low} to {high}" if high < math.inf else f"{low} or more",
+                      "examples": n, "same class": same, "agreement": same / n if n else math.nan,
+                      **dict(zip(("low", "high"), wilson(same, n)))})
+    table.attrs["by_margin"] = pd.DataFrame(bands).set_index("float32 margin (nats)").round(4)
+    table.attrs["median_change"] = float(np.median(np.concatenate(changes)))
+    table.attrs["median_margin"] = float(np.median(margin))
+    return table
+
+
+def int8_sentence(agreement) -> str:
+    """Why the int8 model disagrees where it does: the size of its score changes against the float32 margins."""
+    bands = agreement.attrs["by_margin"]
+    near, rest = bands.iloc[0], bands.iloc[1:]
+    rest_n, rest_same = int(rest["examples"].sum()), int(rest["same class"].sum())
+    total, same = int(agreement.loc["all", "examples"]), int(agreement.loc["all", "same class"])
+    return (f"int8 moves a class's score by {agreement.attrs['median_change']:.3f} nats at the median, against a "
+            f"median float32 margin of {agreement.attrs['median_margin']:.3f} nats between the first and second "
+            f"class. Of the {total - same} disagreements out of {total}, {int(near['examples'] - near['same class'])} "
+            f"are among the {int(near['examples'])} examples whose float32 margin is below "
+            f"{MARGIN_BANDS[1]} nats; on the other {rest_n} the two models agree on {rest_same} "
+            f"({rest_same / rest_n:.1%}).") if rest_n else "Every float32 margin is a near-tie."
 
 
 def directory_mb(path) -> float:

@@ -34,6 +34,9 @@ from .data import Example, TaskSet
 from .evaluate import label_logprobs_batch, progress_default
 
 
+AUTOCAST = ("none", "bfloat16")
+
+
 @dataclass
 class LoraSettings:
     """The plan's configuration (§2.2) as defaults; ``max_steps`` is 2000 in the plan."""
@@ -58,9 +61,14 @@ class LoraSettings:
     patience: int = 0  # validations without improvement before stopping (0: train to max_steps)
     min_improvement: float = 0.0  # a validation loss this much (nats) below the best so far is an improvement
     keep_checkpoints: int = 2
+    # the training step's arithmetic: "none" (float32) or "bfloat16" (torch.autocast; the weights, the adapter and
+    # the optimiser stay float32, validation and scoring run in float32 either way)
+    autocast: str = "none"
 
     def __post_init__(self):
         self.target_modules = tuple(self.target_modules)
+        if self.autocast not in AUTOCAST:
+            raise ValueError(f"LoraSettings.autocast must be one of {', '.join(AUTOCAST)}, not {self.autocast!r}")
         for name in ("r", "alpha", "batch_size", "max_steps", "eval_steps", "save_steps", "eval_examples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"LoraSettings.{name} must be at least 1")
@@ -322,6 +330,8 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
         set_peft_model_state_dict(lm, state["adapter"])
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
+        if state.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])  # LoRA dropout draws on the GPU there
         random.setstate(state["python_rng"])
         np.random.set_state(state["numpy_rng"])
         history, elapsed_before = state["history"], state["elapsed"]
@@ -351,7 +361,8 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
         lr = _set_lr(optimizer, settings, step)
         ids, labels, mask = collate([encoded[i] for i in batch_indices(len(encoded), settings.batch_size, step, seed)],
                                     pad_id)
-        loss = answer_token_losses(lm, ids.to(lm.device), labels.to(lm.device), mask.to(lm.device))[0].mean()
+        with torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=settings.autocast == "bfloat16"):
+            loss = answer_token_losses(lm, ids.to(lm.device), labels.to(lm.device), mask.to(lm.device))[0].mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
         optimizer.step()
@@ -415,6 +426,7 @@ def _save_checkpoint(lm, optimizer, out_dir: Path, step: int, fingerprint: dict,
     path.mkdir(exist_ok=True)
     torch.save({"adapter": get_peft_model_state_dict(lm), "optimizer": optimizer.state_dict(),
                 "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                 "numpy_rng": np.random.get_state(), "history": history, "elapsed": elapsed,
                 "checks": [asdict(c) for c in checks], "fingerprint": fingerprint, "best": best}, path / "state.pt.tmp")
     (path / "state.pt.tmp").rename(path / "state.pt")  # a checkpoint is complete or absent, never half-written
@@ -453,7 +465,8 @@ def plan_comparison(settings: LoraSettings, model: str, seeds: list[int], train_
     for label, name in [("LoRA rank r", "r"), ("LoRA alpha", "alpha"), ("adapted modules", "target_modules"),
                         ("LoRA dropout", "dropout"), ("learning rate", "learning_rate"),
                         ("warm-up steps", "warmup_steps"), ("batch size", "batch_size"),
-                        ("validation every (steps)", "eval_steps")]:
+                        ("validation every (steps)", "eval_steps"),
+                        ("training arithmetic (autocast)", "autocast")]:
         rows.append((label, getattr(plan, name), getattr(settings, name)))
     table = pd.DataFrame([{"setting": k, "plan": str(a), "this run": str(b)} for k, a, b in rows]).set_index("setting")
     table["departs"] = [("yes" if a != b else "") for a, b in zip(table["plan"], table["this run"])]
@@ -466,7 +479,7 @@ def stopping_table(results: list[TrainResult], settings: LoraSettings):
 
     rows = [{"seed": r.seed, "steps done": r.steps_done, "epochs": round(r.epochs, 3), "stopped by": r.stopped,
              "best step": r.best_step, "best validation loss": r.final_val_loss,
-             "validation loss before training": r.initial_val_loss, "training s": round(r.train_seconds)}
+             "validation loss before training": r.initial_val_loss}
             for r in results]
     table = pd.DataFrame(rows).set_index("seed")
     table.attrs["rule"] = (f"validation every {settings.eval_steps} steps; stop after {settings.patience} validations "
@@ -513,6 +526,7 @@ class SeedRun:
     result: TrainResult
     predictions: dict[str, list[str]] = field(default_factory=dict)  # task -> test predictions
     predict_seconds: float = 0.0
+    scores: dict = field(default_factory=dict)  # classification task -> (test examples x classes) label scores
 
 
 def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Example]], seeds: list[int],
@@ -523,7 +537,7 @@ def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Exampl
     import torch
 
     from .. import models
-    from .evaluate import predict
+    from .evaluate import predict_scored
 
     runs = []
     for seed in seeds:
@@ -533,7 +547,8 @@ def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Exampl
             peft_model, result = train(lm, tok, tasks, Path(out_root) / f"seed-{seed}", seed, settings,
                                        model_name=f"{model} {dtype}", resume=resume, progress=progress)
             t0 = time.perf_counter()
-            preds = {name: predict(peft_model, tok, tasks[name], test[name], progress=progress) for name in tasks}
-        runs.append(SeedRun(result, preds, time.perf_counter() - t0))
+            scored = {name: predict_scored(peft_model, tok, tasks[name], test[name], progress=progress) for name in tasks}
+        runs.append(SeedRun(result, {name: p for name, (p, _) in scored.items()}, time.perf_counter() - t0,
+                            {name: s for name, (_, s) in scored.items() if s is not None}))
         del peft_model, lm
     return runs
