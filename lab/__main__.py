@@ -1,4 +1,4 @@
-"""Command line: python -m lab {assets,run,refresh,book} ... (also installed as `lab`)."""
+"""Command line: python -m lab {assets,run,refresh,book,status} ... (also installed as `lab`)."""
 from __future__ import annotations
 
 import argparse
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     pb.add_argument("--no-execute", action="store_true",
                     help="build the HTML from the committed executed chapters, executing nothing")
 
+    sub.add_parser("status", help="say which pages `make book` would re-execute, and why; exit 1 if any of the "
+                   "default profile is stale")
+
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "assets":
@@ -64,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        if args.command == "status":
+            from . import status
+
+            return status.report()
         if args.command == "refresh":
             for nb in args.notebooks:
                 print(f"refreshed: {runner.refresh(nb).relative_to(runner.REPO)}")

@@ -125,9 +125,25 @@ def run_gpu_hub_refused_here(command, tmp_path):
         assert missing_model or (not extra and "no CUDA device" in proc.stderr), proc.stderr[-3000:]
 
 
+def run_status(command, tmp_path):
+    """`lab status` reports every notebook page, current or stale with a reason, and exits 0 or 1 accordingly."""
+    from lab.book import notebook_chapters
+
+    proc = subprocess.run([PY, "-m", "lab", *_lab_argv(command)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == notebook_chapters(), proc.stderr[-3000:]
+    assert all(re.match(r"^\w+: (current|stale) \(\S+\)", line) for line in lines), lines
+    from lab.runner import page_source
+
+    default_stale = [line for line in lines if ": stale (" in line and page_source(line.split(":")[0])[1] is None]
+    assert proc.returncode == (1 if default_stale else 0), proc.stdout
+
+
 RULES = [  # (pattern, how, slow)
     (r"^make (book|test)$", run_make, False),
     (r"^(\.venv/bin/)?python -m lab assets list$", run_assets_list, False),
+    (r"^(\.venv/bin/)?python -m lab status$", run_status, False),
     (r"^(\.venv/bin/)?python -m lab run notebooks/\w+\.ipynb --profile cpu( -p \w+ \S+)*$", run_chapter_quick, True),
     (r"^(\.venv/bin/)?papermill notebooks/\w+\.ipynb out\.ipynb( -y '[^']*')+$", run_papermill, True),
     (r"^(\.venv/bin/)?python -m lab run notebooks/\w+\.ipynb --profile gpu-hub$", run_gpu_hub_refused_here, False),
