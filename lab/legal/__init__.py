@@ -53,8 +53,9 @@ SPEC = Spec(
     Param("learning_rate", (float,), "peak learning rate (plan: 2e-4)", minimum=0.0),
     Param("batch_size", (int,), "examples per step (plan: 4; lower it on a CUDA out-of-memory error)", minimum=1),
     Param("warmup_steps", (int,), "linear warm-up steps (plan: 100)", minimum=0),
-    Param("autocast", (str,), "the training step's arithmetic: none (float32) or bfloat16 (torch.autocast, about "
-          "1.8 times faster on a CPU with AVX512-BF16; weights, adapter, optimiser and all scoring stay float32)",
+    Param("autocast", (str,), "arithmetic of training, validation and the probe's features: none (float32) or "
+          "bfloat16 (torch.autocast, about 1.6 times faster on a CPU with AVX512-BF16; weights, adapter and "
+          "optimiser stay float32, and every test prediction is scored in float32)",
           choices=AUTOCAST),
     Param("eval_steps", (int,), "validate every this many steps (plan: 50)", minimum=1),
     Param("save_steps", (int,), "checkpoint every this many steps (plan: 100)", minimum=1),

@@ -107,8 +107,10 @@ def zero_shot_calibrated(lm, tok, taskset: TaskSet, examples: list[Example]) -> 
     return zero_shot_both(lm, tok, taskset, examples)[1]
 
 
-def mean_pooled_states(lm, tok, texts: list[str], cache: dict | None = None) -> np.ndarray:
-    """(texts x hidden) mean of the decoder's last hidden states over each text's tokens (no instruction)."""
+def mean_pooled_states(lm, tok, texts: list[str], cache: dict | None = None, autocast: str = "none") -> np.ndarray:
+    """(texts x hidden) mean of the decoder's last hidden states over each text's tokens (no instruction), the
+    decoder under bfloat16 autocast when asked (features for a linear probe; the rounding is far below what
+    separates the classes)."""
     import torch
 
     cache = {} if cache is None else cache
@@ -122,7 +124,7 @@ def mean_pooled_states(lm, tok, texts: list[str], cache: dict | None = None) -> 
         width = max(len(e) for e in encoded)
         ids = torch.tensor([e + [pad] * (width - len(e)) for e in encoded], device=lm.device)
         mask = torch.tensor([[1] * len(e) + [0] * (width - len(e)) for e in encoded], device=lm.device)
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=autocast == "bfloat16"):
             hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state.float()
         pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         for text, vector in zip(chunk, pooled.cpu().numpy()):
@@ -131,7 +133,7 @@ def mean_pooled_states(lm, tok, texts: list[str], cache: dict | None = None) -> 
 
 
 def frozen_probe(lm, tok, taskset: TaskSet, examples: list[Example], seed: int = 0,
-                 cache: dict | None = None, limit: int = 0) -> list[str]:
+                 cache: dict | None = None, limit: int = 0, autocast: str = "none") -> list[str]:
     """Logistic regression (standardised features, the inverse regularisation C chosen by cross-validation on
     the training split: 5 folds, fewer when a class has fewer examples) on ``mean_pooled_states`` of the
     article text; fitted on the first ``limit`` training examples (0: all of them)."""
@@ -147,15 +149,16 @@ def frozen_probe(lm, tok, taskset: TaskSet, examples: list[Example], seed: int =
                                        random_state=seed, use_legacy_attributes=False) if folds >= 2
                   else LogisticRegression(max_iter=3000, random_state=seed))
     probe = make_pipeline(StandardScaler(), classifier)
-    probe.fit(mean_pooled_states(lm, tok, [_article_text(e) for e in train], cache), [e.label for e in train])
-    return [str(p) for p in probe.predict(mean_pooled_states(lm, tok, [_article_text(e) for e in examples], cache))]
+    probe.fit(mean_pooled_states(lm, tok, [_article_text(e) for e in train], cache, autocast), [e.label for e in train])
+    return [str(p) for p in probe.predict(mean_pooled_states(lm, tok, [_article_text(e) for e in examples], cache,
+                                                             autocast))]
 
 
 def all_baselines(taskset: TaskSet, examples: list[Example], lm=None, tok=None, seed: int = 0,
                   progress: bool | None = None, features: dict | None = None,
-                  probe_examples: int = 0) -> dict[str, list[str]]:
+                  probe_examples: int = 0, autocast: str = "none") -> dict[str, list[str]]:
     """Predictions of every baseline that applies to the task (``features`` caches the probe's hidden
-    states across the tasks that share articles)."""
+    states across the tasks that share articles; ``autocast`` is the probe's, the zero-shot scores are float32)."""
     out = {"random": random_baseline(taskset, examples, seed), "majority": majority_baseline(taskset, examples)}
     if taskset.is_classification:
         out["TF-IDF + logistic regression"] = tfidf_logreg(taskset, examples, seed)
@@ -163,7 +166,8 @@ def all_baselines(taskset: TaskSet, examples: list[Example], lm=None, tok=None, 
         if taskset.is_classification:
             out["base model zero-shot"], out["base model zero-shot, calibrated"] = zero_shot_both(lm, tok, taskset,
                                                                                                  examples)
-            out["frozen-feature probe"] = frozen_probe(lm, tok, taskset, examples, seed, features, probe_examples)
+            out["frozen-feature probe"] = frozen_probe(lm, tok, taskset, examples, seed, features, probe_examples,
+                                                       autocast)
         else:
             out["base model zero-shot"] = zero_shot(lm, tok, taskset, examples, progress)
     return out

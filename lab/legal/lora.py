@@ -61,8 +61,8 @@ class LoraSettings:
     patience: int = 0  # validations without improvement before stopping (0: train to max_steps)
     min_improvement: float = 0.0  # a validation loss this much (nats) below the best so far is an improvement
     keep_checkpoints: int = 2
-    # the training step's arithmetic: "none" (float32) or "bfloat16" (torch.autocast; the weights, the adapter and
-    # the optimiser stay float32, validation and scoring run in float32 either way)
+    # the arithmetic of the training step and of validation: "none" (float32) or "bfloat16" (torch.autocast; the
+    # weights, the adapter and the optimiser stay float32; test predictions are scored in float32 either way)
     autocast: str = "none"
 
     def __post_init__(self):
@@ -199,16 +199,17 @@ def validation_subset(tasks: dict[str, TaskSet], limit: int) -> dict[str, list[E
     return {name: ts.splits["val"][:limit] for name, ts in tasks.items()}
 
 
-def validate(lm, tok, tasks: dict[str, TaskSet], subset: dict[str, list[Example]]) -> dict:
+def validate(lm, tok, tasks: dict[str, TaskSet], subset: dict[str, list[Example]], autocast: str = "none") -> dict:
     """Mean answer-token loss over all subset examples (each example's mean first), and the accuracy of each
-    classification task by label scoring."""
+    classification task by label scoring; under the training step's autocast (it only compares the run with
+    itself, step after step)."""
     import torch
 
     lm.eval()
     losses = []
     result = {}
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=autocast == "bfloat16"):
         for name, examples in subset.items():
             for k in range(0, len(examples), 8):
                 ids, labels, mask = collate([encode_example(tok, e) for e in examples[k:k + 8]], pad)
@@ -345,7 +346,7 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
     initial = next((h for h in history if h["step"] == 0), None)
     if initial is None:
         initial = {"step": 0, "epoch": 0.0, "batch_size": settings.batch_size, "train_loss": math.nan, "lr": 0.0,
-                   **validate(lm, tok, tasks, subset)}
+                   **validate(lm, tok, tasks, subset, settings.autocast)}
         history.append(initial)
         best.update(val_loss=initial["val_loss"], adapter=_copy_state(get_peft_model_state_dict(lm)))
     aborted = next((c.name for c in checks if c.status == "triggered"), None) if settings.abort else None
@@ -374,7 +375,7 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
         if step % settings.eval_steps == 0 or step == settings.max_steps:
             record = {"step": step, "epoch": step * settings.batch_size / len(encoded),
                       "batch_size": settings.batch_size, "train_loss": float(np.mean(running)), "lr": lr,
-                      **validate(lm, tok, tasks, subset)}
+                      **validate(lm, tok, tasks, subset, settings.autocast)}
             running = []
             history.append(record)
             if record["val_loss"] < best["val_loss"] - settings.min_improvement:
