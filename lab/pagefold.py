@@ -1,8 +1,9 @@
 """Fold the raw parameters cells of the published pages (Jupyter Book's ``hide-cell`` tag): a reader meets a
 run's parameters once, in the run record at the end of the page, not as two code cells first.
 
-Applied by ``python -m lab book`` after executing; it changes cell metadata only, never an output. A module of
-its own so that no chapter imports it: changing it makes no page stale.
+Also makes the repository's absolute path relative in stream outputs (the file name a warning prints), so that
+no page names the machine it ran on. Applied by ``python -m lab book`` after executing; it changes tags and that
+path only. A module of its own so that no chapter imports it: changing it makes no page stale.
 """
 from __future__ import annotations
 
@@ -21,13 +22,26 @@ def hide_parameter_cells(nb: dict) -> dict:
     return nb
 
 
+def relative_paths(nb: dict, root: Path) -> dict:
+    """Strip ``root/`` from the text of stream outputs: ``/home/x/repo/.venv/lib/...`` reads ``.venv/lib/...``."""
+    prefix = str(Path(root).resolve()) + "/"
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                text = output["text"]
+                output["text"] = ([line.replace(prefix, "") for line in text] if isinstance(text, list)
+                                  else text.replace(prefix, ""))
+    return nb
+
+
 def fold_pages(book_dir: Path) -> list[str]:
-    """Fold every page under ``book_dir`` that is not folded yet; returns the pages changed."""
+    """Fold every page under ``book_dir`` that is not folded yet, and make the repository's path relative in its
+    stream outputs (the repository is ``book_dir``'s parent); returns the pages changed."""
     changed = []
     for path in sorted(Path(book_dir).glob("*.ipynb")):
         nb = json.loads(path.read_text())
         before = json.dumps(nb)
-        if json.dumps(hide_parameter_cells(nb)) != before:
+        if json.dumps(relative_paths(hide_parameter_cells(nb), Path(book_dir).resolve().parent)) != before:
             path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
             changed.append(path.stem)
     return changed

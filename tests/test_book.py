@@ -135,3 +135,16 @@ def test_hiding_parameter_cells_touches_nothing_else():
     pagefold.hide_parameter_cells(nb)
     assert [c["metadata"]["tags"] for c in nb["cells"]] == [["parameters", "hide-cell"], [],
                                                            ["injected-parameters", "hide-cell"]]
+
+
+def test_published_streams_name_no_machine_path(tmp_path):
+    from lab import pagefold
+
+    warning = f"{tmp_path}/.venv/lib/python3.11/site-packages/scipy/x.py:1: RuntimeWarning: w\n"
+    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": "", "outputs": [
+        {"output_type": "stream", "name": "stderr", "text": [warning]},
+        {"output_type": "stream", "name": "stdout", "text": "kept /elsewhere/file\n"}]}]}
+    pagefold.relative_paths(nb, tmp_path)
+    outputs = nb["cells"][0]["outputs"]
+    assert outputs[0]["text"] == [".venv/lib/python3.11/site-packages/scipy/x.py:1: RuntimeWarning: w\n"]
+    assert outputs[1]["text"] == "kept /elsewhere/file\n"
