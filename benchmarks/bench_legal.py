@@ -7,7 +7,7 @@ Training, in float32 and under bfloat16 autocast (the chapter's cpu profile): la
 tokens only) against the plain step, ``model(input_ids, attention_mask, labels).loss``, which projects every
 position onto the 49,152-token vocabulary; both with AdamW and gradient clipping on the same batches of 4.
 Scoring (jurisdiction, 4 classes): lab.legal.evaluate.predict (prompts left-padded in batches of 8, the prompt's
-last position projected, the verbalisers on the repeated key/value cache) against the plain way: for each
+last position projected, the verbalisers packed side by side after its key/value cache) against the plain way: for each
 example, the prompt followed by each verbaliser as one right-padded batch, full logits, summed log-probabilities.
 Both must pick the same classes; the script fails if they do not. Reports examples/s for each and the ratio.
 """

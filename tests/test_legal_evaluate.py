@@ -58,6 +58,20 @@ def test_batched_label_scores_equal_one_sequence_at_a_time(tiny, legal, task):
                                atol=1e-5)
 
 
+def test_length_sorted_batches_return_scores_and_answers_in_the_examples_order(tiny, legal):
+    lm, tok = models.load(tiny)
+    ts = legal.tasks["jurisdiction"]
+    examples = ts.splits["test"][:12]
+    assert list(evaluate.length_order(tok, [e.prompt for e in examples])) != list(range(12))  # the order moves
+    verbalisers = [ts.verbalisers[c] for c in ts.labels]
+    np.testing.assert_allclose(evaluate.class_scores(lm, tok, ts, examples, progress=False),
+                               np.stack([evaluate.label_logprobs(lm, tok, e.prompt, verbalisers) for e in examples]),
+                               atol=1e-4)
+    cloze = legal.tasks["cloze"].splits["test"][:10]
+    assert evaluate.predict(lm, tok, legal.tasks["cloze"], cloze, progress=False) == [
+        evaluate.greedy_answers(lm, tok, [e.prompt])[0] for e in cloze]
+
+
 def test_the_logits_of_chosen_positions_equal_the_models_own(tiny):
     lm, _ = models.load(tiny)
     ids = torch.tensor([[5, 17, 300, 9, 41]])
@@ -114,6 +128,41 @@ def test_seed_table_reports_every_tasks_mean_and_interval():
     table = evaluate.seed_table(runs)
     assert not table.isna().any().any()  # a later task's interval is never computed over the added rows
     assert table.loc["mean", "a"] == pytest.approx(2 / 3, abs=1e-4) and table.loc["t95 low", "a"] < 2 / 3
+
+
+def test_seed_table_of_equal_seeds_is_the_point_without_a_warning(recwarn):
+    runs = {k: {"cloze": evaluate.Scores("cloze", "x", [], np.array([0.0] * 78 + [1.0, 1.0]))} for k in range(3)}
+    table = evaluate.seed_table(runs)
+    assert table.loc["t95 low", "cloze"] == table.loc["t95 high", "cloze"] == table.loc["mean", "cloze"] == 0.025
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]  # scipy's "precision loss"
+
+
+def test_autocast_accepts_only_the_modes_it_names(tiny):
+    lm, _ = models.load(tiny)
+    with evaluate.autocast_to(lm, "bfloat16"):
+        assert lm.get_output_embeddings()(torch.ones(1, lm.config.hidden_size)).dtype == torch.bfloat16
+    with evaluate.autocast_to(lm, "none"):
+        assert lm.get_output_embeddings()(torch.ones(1, lm.config.hidden_size)).dtype == torch.float32
+    with pytest.raises(ValueError, match="bfloat16"):
+        evaluate.autocast_to(lm, "float16")
+
+
+def _exit_without_a_result(queue):
+    raise SystemExit(3)
+
+
+def test_a_measuring_process_that_dies_is_an_error_not_a_wait():
+    import multiprocessing as mp
+    import time
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_exit_without_a_result, args=(queue,))
+    proc.start()
+    t0 = time.perf_counter()
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        evaluate._result_of(proc, queue, "base fp32", poll_s=0.2)
+    assert time.perf_counter() - t0 < 60
 
 
 def test_verdicts():

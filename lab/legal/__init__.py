@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import models
 from ..params import Param, Spec
 from .data import TASKS, TaskError, check_tasks
-from .lora import AUTOCAST
+from .evaluate import AUTOCAST
 
 REPO = Path(__file__).resolve().parents[2]
 

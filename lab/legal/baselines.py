@@ -17,7 +17,7 @@ from collections import Counter
 import numpy as np
 
 from .data import Example, TaskSet, prompt_for
-from .evaluate import label_logprobs_batch, predict
+from .evaluate import autocast_to, label_logprobs_batch, predict
 
 # each system's short name in the chapter's glue (p3_<task>_<key>)
 GLUE_KEYS = {"random": "random", "majority": "majority", "TF-IDF + logistic regression": "tfidf",
@@ -114,7 +114,7 @@ def mean_pooled_states(lm, tok, texts: list[str], cache: dict | None = None, aut
     import torch
 
     cache = {} if cache is None else cache
-    todo = list(dict.fromkeys(t for t in texts if t not in cache))
+    todo = sorted(dict.fromkeys(t for t in texts if t not in cache), key=lambda t: len(tok(t).input_ids))  # pad little
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     decoder = lm.get_decoder()
     lm.eval()
@@ -124,7 +124,7 @@ def mean_pooled_states(lm, tok, texts: list[str], cache: dict | None = None, aut
         width = max(len(e) for e in encoded)
         ids = torch.tensor([e + [pad] * (width - len(e)) for e in encoded], device=lm.device)
         mask = torch.tensor([[1] * len(e) + [0] * (width - len(e)) for e in encoded], device=lm.device)
-        with torch.no_grad(), torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=autocast == "bfloat16"):
+        with torch.no_grad(), autocast_to(lm, autocast):
             hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state.float()
         pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
         for text, vector in zip(chunk, pooled.cpu().numpy()):

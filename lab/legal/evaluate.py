@@ -28,12 +28,29 @@ from .data import Example, TaskSet
 RESAMPLES = 2000
 MAX_ANSWER_TOKENS = 16
 PREDICT_BATCH = 8  # prompts scored together (left-padded); larger batches gain little on 2 CPU cores
+AUTOCAST = ("none", "bfloat16")  # the arithmetic a run may ask of training, validation and the probe's features
 
 
 # ---------------------------------------------------------------- inference
 
+def autocast_to(lm, mode: str):
+    """The context in which ``lm``'s matrix products run in ``mode`` (one of ``AUTOCAST``): bfloat16 by
+    ``torch.autocast`` on the model's device, or float32 as loaded ("none")."""
+    import torch
+
+    if mode not in AUTOCAST:
+        raise ValueError(f"autocast must be one of {', '.join(AUTOCAST)}, not {mode!r}")
+    return torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=mode == "bfloat16")
+
+
 def encode(tok, text: str, special: bool = True) -> list[int]:
     return tok(text, add_special_tokens=special).input_ids
+
+
+def length_order(tok, prompts: list[str]) -> np.ndarray:
+    """Indices of ``prompts`` from the shortest to the longest in tokens: batches of neighbours in this order pad
+    little (in the order of the legal test split, padding is 10 to 14% of what a batch computes)."""
+    return np.argsort([len(encode(tok, p)) for p in prompts], kind="stable")
 
 
 def vocabulary_logits(lm, hidden):
@@ -54,21 +71,29 @@ def label_logprobs(lm, tok, prompt: str, verbalisers: list[str]) -> np.ndarray:
 def label_logprobs_batch(lm, tok, prompts: list[str], verbalisers: list[str], batch_size: int = 8) -> np.ndarray:
     """(prompts x verbalisers) total log-probability of each verbaliser after each prompt.
 
-    The prompts of a batch are left-padded so that they all end at the same position, with position ids
-    counted from each prompt's first real token; one pass over the batch computes the logits of the last
-    position only (``logits_to_keep=1``: the vocabulary projection of every other prompt position is never
-    needed), then every verbaliser of every prompt runs together on the repeated key/value cache. Equal to
-    scoring each (prompt, verbaliser) sequence on its own, which tests/test_legal_evaluate.py checks.
+    Prompts are batched in order of length and left-padded so that they all end at the same position, with
+    position ids counted from each prompt's first real token; one pass over the batch computes the logits of the
+    last position only (``logits_to_keep=1``: the vocabulary projection of every other prompt position is never
+    needed). Then one more pass feeds every verbaliser of a prompt side by side after its key/value cache, each
+    seeing the prompt and its own earlier tokens only (``packed_verbaliser_mask``), at the positions that follow
+    the prompt. Equal to scoring each (prompt, verbaliser) sequence on its own, which
+    tests/test_legal_evaluate.py checks.
     """
     import torch
 
     label_ids = [encode(tok, v, special=False) for v in verbalisers]
-    k, longest = len(label_ids), max(len(ids) for ids in label_ids)
+    k = len(label_ids)
+    fed = [ids[:-1] for ids in label_ids]  # a verbaliser's last token is only predicted, never fed
+    packed = [t for ids in fed for t in ids]
+    starts = np.cumsum([0] + [len(ids) for ids in fed])
+    segment = torch.tensor([j for j, ids in enumerate(fed) for _ in ids], dtype=torch.long)
+    within = torch.tensor([t for ids in fed for t in range(len(ids))], dtype=torch.long)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     out_scores = np.zeros((len(prompts), k), dtype=np.float64)
     first_ids = torch.tensor([ids[0] for ids in label_ids])
+    order = length_order(tok, prompts)
     for start in range(0, len(prompts), batch_size):
-        encoded = [encode(tok, p) for p in prompts[start:start + batch_size]]
+        encoded = [encode(tok, prompts[i]) for i in order[start:start + batch_size]]
         n, width = len(encoded), max(len(e) for e in encoded)
         ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded], device=lm.device)
         mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded], device=lm.device)
@@ -77,24 +102,41 @@ def label_logprobs_batch(lm, tok, prompts: list[str], verbalisers: list[str], ba
             out = lm(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, logits_to_keep=1)
             first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # float32 here, whatever the model's dtype
             scores = first[:, first_ids.to(lm.device)].double().cpu().numpy()
-            if longest > 1:
-                cache = out.past_key_values
-                cache.batch_repeat_interleave(k)  # row i * k + j: prompt i followed by verbaliser j
-                # a verbaliser's last token is only predicted, never fed: rows are one shorter than the longest
-                rows = torch.tensor([ids_[:-1] + [ids_[0]] * (longest - len(ids_)) for _ in range(n) for ids_ in label_ids],
-                                    device=lm.device)
-                mask2 = torch.cat([mask.repeat_interleave(k, 0), torch.ones(n * k, longest - 1, dtype=mask.dtype,
-                                                                            device=lm.device)], dim=1)
-                pos2 = positions[:, -1:].repeat_interleave(k, 0) + 1 + torch.arange(longest - 1, device=lm.device)
-                hidden = lm.get_decoder()(input_ids=rows, attention_mask=mask2, position_ids=pos2,
-                                          past_key_values=cache, use_cache=True).last_hidden_state
+            if packed:
+                attention = packed_verbaliser_mask(lm, mask, segment, within)
+                hidden = lm.get_decoder()(input_ids=torch.tensor([packed] * n, device=lm.device),
+                                          attention_mask=attention,
+                                          position_ids=positions[:, -1:] + 1 + within.to(lm.device),
+                                          past_key_values=out.past_key_values, use_cache=True).last_hidden_state
                 for j, ids_ in enumerate(label_ids):
                     if len(ids_) > 1:  # the vocabulary projection only where a verbaliser token is scored
-                        logp = torch.log_softmax(vocabulary_logits(lm, hidden[j::k, :len(ids_) - 1]).float(), dim=-1)
+                        logp = torch.log_softmax(vocabulary_logits(lm, hidden[:, starts[j]:starts[j + 1]]).float(), dim=-1)
                         tail = logp.gather(2, torch.tensor(ids_[1:], device=lm.device).expand(n, -1)[..., None])
                         scores[:, j] += tail.sum((1, 2)).double().cpu().numpy()
-        out_scores[start:start + n] = scores
+        out_scores[order[start:start + n]] = scores
     return out_scores
+
+
+def packed_verbaliser_mask(lm, prompt_mask, segment, within):
+    """The 4-D attention mask (prompts x 1 x packed tokens x (prompt + packed tokens)) under which each packed
+    verbaliser token sees its prompt's real tokens and the earlier tokens of its own verbaliser, never another
+    verbaliser's: what feeding each verbaliser alone after the prompt would show it. Boolean (True: may attend)
+    for torch's scaled-dot-product attention, additive (0 or the dtype's minimum) for the eager one, the two
+    forms transformers takes a ready 4-D mask in. (Home-made: transformers builds such masks only for its own
+    packing of whole sequences, not for branches that share one prefix.)"""
+    import torch
+
+    n, width, length = prompt_mask.shape[0], prompt_mask.shape[1], segment.numel()
+    own = (segment[:, None] == segment[None, :]) & (within[:, None] >= within[None, :])
+    allowed = torch.cat([prompt_mask.bool()[:, None, :].expand(n, length, width),
+                         own.to(prompt_mask.device).expand(n, length, length)], dim=-1)[:, None]
+    implementation = getattr(lm.config, "_attn_implementation", "sdpa")
+    if implementation == "sdpa":
+        return allowed
+    if implementation == "eager":
+        return torch.zeros(allowed.shape, dtype=lm.dtype, device=allowed.device).masked_fill(~allowed,
+                                                                                            torch.finfo(lm.dtype).min)
+    raise ValueError(f"label scoring builds masks for sdpa and eager attention, not {implementation!r}")
 
 
 def greedy_answers(lm, tok, prompts: list[str], max_new_tokens: int = MAX_ANSWER_TOKENS,
@@ -143,12 +185,14 @@ def class_scores(lm, tok, taskset: TaskSet, examples: list[Example], progress: b
     lm.eval()
     verbalisers = [taskset.verbalisers[c] for c in taskset.labels]
     progress = progress_default() if progress is None else progress
-    out = [np.zeros((0, len(verbalisers)))]
+    prompts = [e.prompt for e in examples]
+    order = length_order(tok, prompts)  # batches of similar length, here rather than per batch below
+    out = np.zeros((len(examples), len(verbalisers)))
     for start in tqdm(range(0, len(examples), PREDICT_BATCH), desc=f"predict {taskset.task}", disable=not progress,
                       leave=False):
-        out.append(label_logprobs_batch(lm, tok, [e.prompt for e in examples[start:start + PREDICT_BATCH]],
-                                        verbalisers, batch_size=PREDICT_BATCH))
-    return np.concatenate(out)
+        rows = order[start:start + PREDICT_BATCH]
+        out[rows] = label_logprobs_batch(lm, tok, [prompts[i] for i in rows], verbalisers, batch_size=PREDICT_BATCH)
+    return out
 
 
 def predict_scored(lm, tok, taskset: TaskSet, examples: list[Example],
@@ -162,10 +206,14 @@ def predict_scored(lm, tok, taskset: TaskSet, examples: list[Example],
         return [taskset.labels[int(i)] for i in scores.argmax(axis=1)], scores
     lm.eval()
     progress = progress_default() if progress is None else progress
-    out = []
+    prompts = [e.prompt for e in examples]
+    order = length_order(tok, prompts)
+    out = [""] * len(examples)
     for start in tqdm(range(0, len(examples), PREDICT_BATCH), desc=f"predict {taskset.task}", disable=not progress,
                       leave=False):
-        out.extend(greedy_answers(lm, tok, [e.prompt for e in examples[start:start + PREDICT_BATCH]]))
+        rows = order[start:start + PREDICT_BATCH]
+        for i, answer in zip(rows, greedy_answers(lm, tok, [prompts[i] for i in rows])):
+            out[i] = answer
     return out, None
 
 
@@ -384,7 +432,11 @@ def seed_table(runs: dict[int, dict[str, Scores]]):
     table = per_seed.copy()
     if len(runs) >= 2:
         for t in tasks:  # from the seeds' rows only, never from rows this loop adds
-            iv = inference.t_interval(per_seed[t].to_numpy())
+            values = per_seed[t].to_numpy()
+            if np.ptp(values) == 0:  # equal seeds: the point itself (numpy's std of equal floats is ~1e-18, not 0)
+                iv = inference.Interval(float(values[0]), float(values[0]), float(values[0]), 0.95)
+            else:
+                iv = inference.t_interval(values)
             table.loc["mean", t], table.loc["t95 low", t], table.loc["t95 high", t] = iv.estimate, iv.low, iv.high
     return table.round(4)
 
@@ -560,6 +612,20 @@ def _measure(model, adapter_dir, variant, prompts, verbalisers, threads, repeats
                "load_peak_mb": load_peak, "rss_before_load_mb": rss_start})
 
 
+def _result_of(proc, queue, variant: str, poll_s: float = 5.0) -> dict:
+    """The measuring process's result, or a clear error as soon as it dies without one (an import error in the
+    child, the out-of-memory killer) rather than a wait on an empty queue."""
+    import queue as queues
+
+    while True:
+        try:
+            return queue.get(timeout=poll_s)
+        except queues.Empty:
+            if not proc.is_alive():
+                raise RuntimeError(f"measuring {variant!r}: its process ended (exit code {proc.exitcode}) "
+                                   "without a result; its error is above") from None
+
+
 def median_interval(values, seed: int = 0) -> tuple[float, float, float]:
     """The median with scipy's bootstrap 95% interval (percentile method, 2,000 resamples)."""
     from scipy import stats
@@ -592,7 +658,7 @@ def deployment_table(model: str, adapter_dir: str, taskset: TaskSet, examples: l
         proc = ctx.Process(target=_measure, args=(model, adapter_dir, variant, prompts, verbalisers, threads,
                                                   repeats, queue))
         proc.start()
-        results.append(queue.get(timeout=1800))
+        results.append(_result_of(proc, queue, variant))
         proc.join()
         if proc.exitcode != 0:
             raise RuntimeError(f"measuring {variant!r} failed (exit code {proc.exitcode})")

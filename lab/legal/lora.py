@@ -31,10 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Example, TaskSet
-from .evaluate import label_logprobs_batch, progress_default
-
-
-AUTOCAST = ("none", "bfloat16")
+from .evaluate import AUTOCAST, autocast_to, label_logprobs_batch, progress_default, vocabulary_logits
 
 
 @dataclass
@@ -142,8 +139,6 @@ def answer_token_losses(lm, ids, labels, mask):
     tests/test_legal_lora.py checks."""
     import torch
 
-    from .evaluate import vocabulary_logits
-
     hidden = lm.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
     targets = labels[:, 1:]
     keep = targets != -100
@@ -209,7 +204,7 @@ def validate(lm, tok, tasks: dict[str, TaskSet], subset: dict[str, list[Example]
     losses = []
     result = {}
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    with torch.no_grad(), torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=autocast == "bfloat16"):
+    with torch.no_grad(), autocast_to(lm, autocast):
         for name, examples in subset.items():
             for k in range(0, len(examples), 8):
                 ids, labels, mask = collate([encode_example(tok, e) for e in examples[k:k + 8]], pad)
@@ -362,7 +357,7 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
         lr = _set_lr(optimizer, settings, step)
         ids, labels, mask = collate([encoded[i] for i in batch_indices(len(encoded), settings.batch_size, step, seed)],
                                     pad_id)
-        with torch.autocast(lm.device.type, dtype=torch.bfloat16, enabled=settings.autocast == "bfloat16"):
+        with autocast_to(lm, settings.autocast):
             loss = answer_token_losses(lm, ids.to(lm.device), labels.to(lm.device), mask.to(lm.device))[0].mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
@@ -534,7 +529,9 @@ def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Exampl
               settings: LoraSettings, out_root: str | Path, resume: bool = False, progress: bool | None = None,
               device: str = "auto", dtype: str = "float32") -> list[SeedRun]:
     """Train one adapter per seed from a fresh copy of the base model (on ``device``, in ``dtype``; peft keeps
-    the adapter's own weights in float32), then predict the test examples."""
+    the adapter's own weights in float32), then predict the test examples with the adapter merged into the
+    weights: the model as it would be deployed (the int8 variants are quantized from it), and one product per
+    layer instead of the base's and the adapter's (about 12% less time on 2 CPU cores)."""
     import torch
 
     from .. import models
@@ -548,8 +545,9 @@ def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Exampl
             peft_model, result = train(lm, tok, tasks, Path(out_root) / f"seed-{seed}", seed, settings,
                                        model_name=f"{model} {dtype}", resume=resume, progress=progress)
             t0 = time.perf_counter()
-            scored = {name: predict_scored(peft_model, tok, tasks[name], test[name], progress=progress) for name in tasks}
+            merged = peft_model.merge_and_unload()
+            scored = {name: predict_scored(merged, tok, tasks[name], test[name], progress=progress) for name in tasks}
         runs.append(SeedRun(result, {name: p for name, (p, _) in scored.items()}, time.perf_counter() - t0,
                             {name: s for name, (_, s) in scored.items() if s is not None}))
-        del peft_model, lm
+        del peft_model, merged, lm
     return runs
