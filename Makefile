@@ -1,11 +1,12 @@
 # The two commands of the README. Each does all its own set-up and is idempotent (a second run is fast).
 #   make book   build the book on the embedded defaults -> book/_build/html/index.html
-#   make test   run the whole test suite (unit tests, nbval over notebooks/, browser check, secrets scan)
+#   make test   run the whole test suite (unit and integration tests, nbval over notebooks/, browser check)
+#   make unit   the fast tier only (tests/unit, not marked slow): under a minute, no model and no assets
 SHELL := /bin/bash
 PY := .venv/bin/python
 STAMP := .venv/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: book test setup assets browser clean-book
+.PHONY: book test unit setup assets browser clean-book
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
@@ -30,6 +31,9 @@ book: assets
 test: assets browser
 	$(PY) -m lab book --no-execute
 	$(PY) -m pytest
+
+unit: setup
+	$(PY) -m pytest tests/unit -m "not slow" -q
 
 clean-book:
 	rm -rf book/_build

@@ -59,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "assets":
-            return _assets(args)
+            try:
+                return _assets(args)
+            except KeyError as exc:  # an unknown asset name: here only, where a name typed on the line is looked up
+                print(f"lab: error: {exc.args[0]}", file=sys.stderr)
+                return 2
         if args.command == "run":
             out = runner.run(args.notebook, args.profile, runner.main_run_args(rest),
                              output=args.output)
@@ -87,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_build:
                 book.build_html()
             return 0
-    except (runner.RunError, assets.AssetMissing, assets.AssetCorrupt, KeyError) as exc:
+    except (runner.RunError, assets.AssetMissing, assets.AssetCorrupt) as exc:
         print(f"lab: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -18,17 +18,16 @@ from lab.dynamics import experiments as ex
 from lab.dynamics.api import BudgetExceeded, OpenAICompatible, Pricing, RequestFailed
 from lab.dynamics.backends import BackendError, LocalLM
 
-from dynamics_fixtures import build_tiny
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, where the fixtures live
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent)}
 GRID = dict(attractors=("counting", "gettysburg_address"), seeds=(0, 1), max_new_tokens=8, prefix_tokens=12,
             magnitudes={"A": [1], "C": [1.0], "D": [2.0], "E": [1], "B_seed": []})
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return build_tiny(tmp_path_factory.mktemp("tiny"))
+def model_dir(tiny_model):
+    return tiny_model
 
 
 @pytest.fixture(scope="module")

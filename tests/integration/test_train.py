@@ -13,7 +13,7 @@ from lab import corpus, train
 from lab.gpt import GPT, GPTConfig
 from lab.infinito import Infinito, original_config, scaled
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def data(n_tokens=3000, seq_len=16, seed=0):

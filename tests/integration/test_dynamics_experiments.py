@@ -10,15 +10,14 @@ from lab.dynamics import attractors
 from lab.dynamics import experiments as ex
 from lab.dynamics.backends import LocalLM
 
-from dynamics_fixtures import build_tiny
 
 GRID = dict(attractors=("counting", "hamlet", "lorem_ipsum", "genesis_1_kjv"), seeds=(0, 1, 2, 3, 4),
             max_new_tokens=8, prefix_tokens=12, magnitudes={"C": [1.0, 30.0], "D": [3.0], "E": [1], "A_seed": []})
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory):
-    return LocalLM.load(str(build_tiny(tmp_path_factory.mktemp("tiny"))))
+def lm(tiny_model):
+    return LocalLM.load(str(tiny_model))
 
 
 @pytest.fixture(scope="module")

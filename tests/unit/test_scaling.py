@@ -9,6 +9,7 @@ def _cells(p_of_x, xs, n=40, seed=0):
     return [(rng.random(n) < p_of_x(x)).astype(int) for x in xs]
 
 
+@pytest.mark.slow  # bootstrap refits
 def test_a_step_is_recognised_as_a_threshold_and_located():
     xs = np.linspace(4, 8, 9)
     outcomes = _cells(lambda x: 0.02 if x < 6.1 else 0.9, xs)
@@ -18,6 +19,7 @@ def test_a_step_is_recognised_as_a_threshold_and_located():
     assert cmp.threshold.params["width"] < 0.3
 
 
+@pytest.mark.slow  # bootstrap refits
 def test_a_smooth_log_odds_trend_is_not_called_a_threshold():
     xs = np.linspace(4, 8, 9)
     outcomes = _cells(lambda x: 1 / (1 + np.exp(-(-4 + 0.8 * (x - 4)))), xs, n=60)
@@ -26,6 +28,7 @@ def test_a_smooth_log_odds_trend_is_not_called_a_threshold():
     assert cmp.slope_ci[0] < 0.8 < cmp.slope_ci[1]
 
 
+@pytest.mark.slow  # bootstrap refits
 def test_no_variation_is_flagged_degenerate_rather_than_fitted():
     xs = np.linspace(4, 8, 5)
     cmp = scaling.compare(xs, [np.zeros(6, int) for _ in xs], resamples=100, seed=0)

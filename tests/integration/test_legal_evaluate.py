@@ -5,12 +5,11 @@ import torch
 
 from lab import inference, models
 from lab.legal import baselines, data, evaluate
-from tests.legal_fixtures import build_tiny_model
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model"))
+def tiny(tiny_spanish_model):
+    return tiny_spanish_model
 
 
 @pytest.fixture(scope="module")

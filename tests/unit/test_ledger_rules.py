@@ -351,6 +351,7 @@ def groups(changes: dict) -> dict[tuple[str, str], dict]:
     return out
 
 
+@pytest.mark.slow  # about 12 s: every mixture of the cases
 def test_no_mixture_of_the_cases_gives_an_undeclared_verdict():
     """Any mixture of a rule's cases (each figure, with its interval, taken from a random case or left as in
     BOOK; intervals need not stay consistent) must still give one of the rule's declared verdicts, and never

@@ -20,10 +20,9 @@ import pytest
 
 from lab import assets, runner
 
-from dynamics_fixtures import build_tiny
 
 pytestmark = pytest.mark.slow
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1]  # tests/, where the fixtures live
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(HERE.parent)}
 PART_ONE = ("p1_attractors", "p1_experiments", "p1_analysis")
 # the quick grid's actions: all five letters, whatever a server can do
@@ -97,8 +96,8 @@ def serve(smollm2, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return build_tiny(tmp_path_factory.mktemp("tiny"))
+def tiny(tiny_model):
+    return tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from dynamics_fixtures import build_tiny, place_in_hub_cache
+from hub_cache import place_in_hub_cache
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/
 REPO_ID = "lab-test/tiny"
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 
 @pytest.fixture(scope="module")
-def hf_home(tmp_path_factory):
+def hf_home(tmp_path_factory, tiny_model):
     home = tmp_path_factory.mktemp("hf_home")
-    place_in_hub_cache(build_tiny(tmp_path_factory.mktemp("tiny")), home, REPO_ID, REVISION)
+    place_in_hub_cache(tiny_model, home, REPO_ID, REVISION)
     return home
 
 

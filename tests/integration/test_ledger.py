@@ -184,7 +184,7 @@ def test_evidence_anchors_are_the_ids_sphinx_gives_sections():
 
 
 # ---------------------------------------------------------------- scale gates, sources, the landing page
-# (every rule driven to each of its verdicts: tests/test_ledger_rules.py)
+# (every rule driven to each of its verdicts: tests/unit/test_ledger_rules.py)
 
 def test_the_scale_gate_lets_a_verdict_stand_only_at_the_claims_scale(claims):
     claim = next(c for c in claims if c.id == "legal-jurisdiction-accuracy")

@@ -4,12 +4,11 @@ import torch
 
 from lab import models
 from lab.legal import data, lora
-from tests.legal_fixtures import build_tiny_model
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return str(build_tiny_model(tmp_path_factory.mktemp("tiny") / "model"))
+def tiny(tiny_spanish_model):
+    return tiny_spanish_model
 
 
 @pytest.fixture(scope="module")

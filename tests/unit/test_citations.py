@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MAP = (REPO / "data" / "sources" / "ORIGINAL_REPOS.md").read_text()
 CITATION = re.compile(r"\b([\w-]+/[\w.-]+)@([0-9a-f]{7,40}):([\w./-]+\w)")
 REPOSITORIES = {"ebaenamar/llm-controlled-dynamics", "webtilians/principiodelTodo"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 PY = sys.executable
 COMMAND = re.compile(r"^(?:\.venv/bin/)?(?:python -m lab|lab|papermill|make) [a-z.]")

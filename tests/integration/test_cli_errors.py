@@ -11,7 +11,7 @@ import pytest
 from lab import __main__ as cli
 from lab import runner
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _lab(*args, timeout=300):
@@ -83,3 +83,15 @@ def test_the_reason_of_a_papermill_error_is_its_cell_exception():
 def test_malformed_run_arguments_are_refused(argv):
     with pytest.raises(runner.RunError, match="use -p NAME VALUE"):
         runner.main_run_args(argv)
+
+
+def test_an_unknown_asset_is_a_clear_error_and_other_key_errors_are_not_hidden(capsys, monkeypatch):
+    assert cli.main(["assets", "verify", "no-such-asset"]) == 2
+    assert "unknown asset 'no-such-asset'" in capsys.readouterr().err
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug, not a user's typo")
+
+    monkeypatch.setattr(runner, "refresh", broken)
+    with pytest.raises(KeyError, match="a bug"):  # a traceback, not a one-line message that hides where it came from
+        cli.main(["refresh", "notebooks/p0_models_assets.ipynb"])

@@ -5,12 +5,11 @@ from lab.dynamics import actions as act
 from lab.dynamics import attractors, observables as obs
 from lab.dynamics.backends import BackendError, LocalLM, open_backend
 
-from dynamics_fixtures import build_tiny
 
 
 @pytest.fixture(scope="module")
-def lm(tmp_path_factory):
-    return LocalLM.load(str(build_tiny(tmp_path_factory.mktemp("tiny"))))
+def lm(tiny_model):
+    return LocalLM.load(str(tiny_model))
 
 
 def _conditions(lm, T=12):

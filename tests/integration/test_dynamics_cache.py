@@ -14,8 +14,12 @@ from lab import runner
 from lab.dynamics import experiments as ex
 from lab.dynamics import identity
 from lab.dynamics.api import OpenAICompatible
+from lab.dynamics.backends import LocalLM
 
-from dynamics_fixtures import build_tiny, tiny_lm
+
+def tiny_lm(model_dir):
+    return LocalLM.load(str(model_dir))
+
 
 GRID = ex.Grid(("counting", "gettysburg_address"), {"A": [1], "E": [1]}, (0, 1), max_new_tokens=6, prefix_tokens=10)
 
@@ -35,8 +39,8 @@ def computed(monkeypatch):
 
 
 @pytest.mark.slow
-def test_swapped_weights_at_the_same_path_reuse_no_record(tmp_path, computed):
-    model = build_tiny(tmp_path / "model", seed=0)
+def test_swapped_weights_at_the_same_path_reuse_no_record(tmp_path, computed, tiny_model):
+    model = shutil.copytree(tiny_model, tmp_path / "model")  # its weights are changed below
     ckpt = tmp_path / "ckpt"
     first = ex.run(tiny_lm(model), GRID, checkpoint_dir=ckpt, progress=False)
     assert computed == ["counting", "gettysburg_address"]
@@ -57,8 +61,8 @@ def _scale_weights(model_dir: Path, factor: float) -> None:
               metadata={"format": "pt"})
 
 
-def test_the_model_hash_covers_every_file_and_not_the_path(tmp_path):
-    model = build_tiny(tmp_path / "a", seed=0)
+def test_the_model_hash_covers_every_file_and_not_the_path(tmp_path, tiny_model):
+    model = tiny_model
     copy = shutil.copytree(model, tmp_path / "b")
     assert identity.model_files(model) == identity.model_files(copy)
     config = json.loads((copy / "config.json").read_text())
@@ -73,12 +77,12 @@ def _lab_copy(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_a_changed_measuring_function_reuses_no_record(tmp_path, monkeypatch, computed):
+def test_a_changed_measuring_function_reuses_no_record(tmp_path, monkeypatch, computed, tiny_model):
     """The key carries the hash of the code closure that computes the records: editing a measuring function
     in lab/dynamics/observables.py (here in a copy of lab/ that the closure is read from) re-computes."""
     repo = _lab_copy(tmp_path)
     monkeypatch.setattr(runner, "REPO", repo)
-    lm = tiny_lm(build_tiny(tmp_path / "model"))
+    lm = tiny_lm(tiny_model)
     ckpt = tmp_path / "ckpt"
     ex.run(lm, GRID, checkpoint_dir=ckpt, progress=False)
     ex.run(lm, GRID, checkpoint_dir=ckpt, progress=False)
