@@ -1,6 +1,7 @@
-"""Infinito V5.2 re-implemented from its code (webtilians/principiodelTodo@9a2da8af:src/infinito_v5_2_refactored.py and
-``src/core/``, as data/sources/ORIGINAL_REPOS.md maps them) on top of ``lab.gpt``; the results it reports are
-those of 003_3cc34b719484f3c9.txt.
+"""Infinito V5.2 re-implemented from its code (the model file as of 17 November,
+webtilians/principiodelTodo@9f3ad749:src/infinito_v5_2_refactored.py, before the final LayerNorm and memory gate
+that the file at 9a2da8af adds, and the modules of ``src/core/`` it imports) on top of ``lab.gpt``; the results
+it reports are those of 003_3cc34b719484f3c9.txt.
 
 The original ("InfinitoV52Refactored", 65,324,439 parameters) is the clean GPT with these switches set:
 no causal mask, post-LayerNorm blocks, PyTorch default initialisation, 1,000 learned positions, an
@@ -10,29 +11,36 @@ output projection with bias and no weight tying, plus four extras, each behind a
   (averaged over layers, heads and queries, as the original code does) it computes four numbers in [0, 1]:
   temporal = mean cosine of consecutive positions mapped to [0, 1]; integration = mean |cos| between the
   means of the four quarters of the sequence; complexity = sigmoid(10 var(h)); attention diversity =
-  entropy of the averaged attention / log T. "Learnable phi weights" w = softmax(four logits, initialised
-  so that w = (0.3, 0.3, 0.2, 0.2)); phi_w = sum w_i c_i; phi_base = clamp(3 * sum w0_i c_i, 0, 10); the loss
-  adds lambda_phi * [mean (phi_w - 1.2)^2 + mean relu(phi_base - phi_w)]. With ``iit=False`` nothing of this
-  is computed and the phi logits never receive a gradient (the original's model B, whose script never
-  computed the term).
+  entropy of the averaged attention / log T
+  (webtilians/principiodelTodo@9a2da8af:src/core/iit_metrics_improved.py). "Learnable phi weights"
+  w = softmax(four logits, initialised so that w = (0.3, 0.3, 0.2, 0.2)); phi_w = sum w_i c_i;
+  phi_base = clamp(3 * sum w0_i c_i, 0, 10); the loss adds
+  lambda_phi * [mean (phi_w - 1.2)^2 + mean relu(phi_base - phi_w)]
+  (webtilians/principiodelTodo@9a2da8af:src/core/phi_learnable.py). With ``iit=False`` nothing of this is
+  computed and the phi logits never receive a gradient (the original's model B, whose script,
+  webtilians/principiodelTodo@9a2da8af:archive/training/train_wikitext103.py, never computed the term).
 - ``memory``: an external memory of 256 slots. ``memory_kind="never-writing"`` is model A's "IIT-guided
   memory": read (it is empty, so reads return zeros, which the original never adds to anything) and written
   only when a priority <= 0.8 + 0.1 exceeds a threshold initialised at 3.0, so it never writes; its
-  parameters (two 512x512 projections, the threshold) still count. ``memory_kind="writing"`` is the
-  29-October ``PriorityExternalMemory``: 64-wide slots, written on every forward call into the least
-  important, least accessed, oldest slot; its read is computed and, as in that version's forward pass,
-  never reaches the logits.
+  parameters (two 512x512 projections, the threshold) still count
+  (webtilians/principiodelTodo@9a2da8af:src/core/iit_guided_memory.py). ``memory_kind="writing"`` is the
+  29-October ``PriorityExternalMemory`` (webtilians/principiodelTodo@9a2da8af:src/core/memory.py): 64-wide
+  slots, written on every forward call into the least important, least accessed, oldest slot; its read is
+  computed and, as in that version's forward pass
+  (webtilians/principiodelTodo@932a44ba:src/infinito_v5_2_refactored.py), never reaches the logits.
 - ``exploration``: Gaussian noise with a learnable scale (init 0.1) added after every block in training.
-- two projections the original's IIT module creates and never uses (they count towards 65,324,439).
-- ``learnable_phi``: the four phi logits (absent before 11 November), ``embd_dropout``: dropout on the
-  embeddings (the 29-October model had none).
+- two projections the original's IIT module creates and never uses (they count towards 65,324,439;
+  webtilians/principiodelTodo@9a2da8af:src/core/iit_metrics_improved.py).
+- ``learnable_phi``: the four phi logits (absent before 11 November, when
+  webtilians/principiodelTodo@a5066c45:src/core/phi_learnable.py added them), ``embd_dropout``: dropout on the
+  embeddings (the 29-October model had none: webtilians/principiodelTodo@932a44ba:src/infinito_v5_2_refactored.py).
 
 Named configurations, one per model a claim was made about (each has a parameter-count test):
 ``model_a_config`` (the reported model A, 65,324,439), ``model_b_config`` (the same network without the IIT
 term and with dropout 0.25, trained by another script: see ``RECIPES``), ``october_config`` (the 6-layer model
-of 29 October that the expectations document projected, 71,433,171) and ``fixed_config`` (model A with the
-causal mask). ``RECIPES`` pairs each with the optimiser, schedule, early stopping and data stride of the
-script that trained it, cited by repository, commit and path.
+of 29 October that the expectations document, 004_27d3d2876e77c6bd.txt, projected, 71,433,171) and
+``fixed_config`` (model A with the causal mask). ``RECIPES`` pairs each with the optimiser, schedule, early
+stopping and data stride of the script that trained it, cited by repository, commit and path.
 """
 from __future__ import annotations
 
@@ -46,7 +54,8 @@ from torch.nn import functional as F
 from .gpt import GPT, GPTConfig
 
 ORIGINAL_PARAMETERS = 65_324_439
-OCTOBER_PARAMETERS = 71_433_171  # the 6-layer model of 29 October (ORIGINAL_REPOS.md, B.2)
+# the 6-layer model of 29 October, as webtilians/principiodelTodo@0949b1fc:train_v5_2_wikitext_real.py built it
+OCTOBER_PARAMETERS = 71_433_171
 MEMORY_KINDS = ("never-writing", "writing")
 COMPONENTS = ("temporal", "integration", "complexity", "attention")
 
@@ -90,20 +99,23 @@ def original_config(**overrides) -> InfinitoConfig:
 
 
 def model_a_config(**overrides) -> InfinitoConfig:
-    """Model A of the results document: the original configuration."""
+    """Model A of the results document (003_3cc34b719484f3c9.txt): the original configuration."""
     return original_config(**overrides)
 
 
 def model_b_config(**overrides) -> InfinitoConfig:
-    """Model B: the same network (65,324,439 parameters); its script never computed the IIT term, and its
-    documented run used dropout 0.25 (ORIGINAL_REPOS.md, B.8.3)."""
+    """Model B: the same network (65,324,439 parameters); its script
+    (webtilians/principiodelTodo@9a2da8af:archive/training/train_wikitext103.py) never computed the IIT term, and
+    its documented run used dropout 0.25 (003_3cc34b719484f3c9.txt)."""
     return original_config(**{"iit": False, "dropout": 0.25, **overrides})
 
 
 def october_config(**overrides) -> InfinitoConfig:
-    """The 6-layer model of 29 October that the expectations document projected (71,433,171 parameters):
-    the writing PriorityExternalMemory, no IIT loss and no learnable phi weights, dropout 0.1 hard-coded on
-    attention probabilities and the feed-forward, none on the embeddings (ORIGINAL_REPOS.md, B.2, B.6, B.8.2)."""
+    """The 6-layer model of 29 October that the expectations document (004_27d3d2876e77c6bd.txt) projected
+    (71,433,171 parameters): the writing PriorityExternalMemory, no IIT loss and no learnable phi weights,
+    dropout 0.1 hard-coded on attention probabilities and the feed-forward, none on the embeddings
+    (webtilians/principiodelTodo@932a44ba:src/infinito_v5_2_refactored.py, as
+    webtilians/principiodelTodo@0949b1fc:train_v5_2_wikitext_real.py trained it)."""
     base = dict(n_layer=6, dropout=0.1, iit=False, learnable_phi=False, memory_kind="writing", embd_dropout=False)
     return original_config(**{**base, **overrides})
 
@@ -192,7 +204,8 @@ def attention_diversity(attn_mean: torch.Tensor) -> torch.Tensor:
 
 
 class NeverWritingMemory(nn.Module):
-    """The original's "IIT-guided memory", reduced to what it does: a write rule that never fires."""
+    """The original's "IIT-guided memory" (webtilians/principiodelTodo@9a2da8af:src/core/iit_guided_memory.py),
+    reduced to what it does: a write rule that never fires."""
 
     def __init__(self, config: InfinitoConfig):
         super().__init__()
@@ -234,7 +247,8 @@ class NeverWritingMemory(nn.Module):
 
 
 class WritingMemory(nn.Module):
-    """The 29-October ``PriorityExternalMemory``, rebuilt from its description (ORIGINAL_REPOS.md, B.6): every
+    """The 29-October ``PriorityExternalMemory``, rebuilt from its code
+    (webtilians/principiodelTodo@9a2da8af:src/core/memory.py): every
     call writes the batch's mean hidden state, projected to a 64-wide slot, over the slot with the highest
     replacement score (least important, least accessed, oldest); reads address the slots with a softmax of a
     linear controller, weighted by slot importance. Nothing it returns reaches the logits, so it never
