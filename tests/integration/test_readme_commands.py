@@ -141,7 +141,7 @@ def run_status(command, tmp_path):
 
 
 RULES = [  # (pattern, how, slow)
-    (r"^make (book|test)$", run_make, False),
+    (r"^make (book|test|unit)$", run_make, False),
     (r"^(\.venv/bin/)?python -m lab assets list$", run_assets_list, False),
     (r"^(\.venv/bin/)?python -m lab status$", run_status, False),
     (r"^(\.venv/bin/)?python -m lab run notebooks/\w+\.ipynb --profile cpu( -p \w+ \S+)*$", run_chapter_quick, True),
