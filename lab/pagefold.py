@@ -23,7 +23,7 @@ def hide_parameter_cells(nb: dict) -> dict:
 
 
 def relative_paths(nb: dict, root: Path) -> dict:
-    """Strip ``root/`` from the text of stream outputs: ``/home/x/repo/.venv/lib/...`` reads ``.venv/lib/...``."""
+    """Strip ``root/`` from the text of stream outputs: ``<root>/.venv/lib/...`` reads ``.venv/lib/...``."""
     prefix = str(Path(root).resolve()) + "/"
     for cell in nb["cells"]:
         for output in cell.get("outputs", []):
