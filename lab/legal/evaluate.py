@@ -68,7 +68,8 @@ def label_logprobs(lm, tok, prompt: str, verbalisers: list[str]) -> np.ndarray:
     return label_logprobs_batch(lm, tok, [prompt], verbalisers)[0]
 
 
-def label_logprobs_batch(lm, tok, prompts: list[str], verbalisers: list[str], batch_size: int = 8) -> np.ndarray:
+def label_logprobs_batch(lm, tok, prompts: list[str], verbalisers: list[str], batch_size: int = PREDICT_BATCH,
+                        progress: bool = False, desc: str = "score") -> np.ndarray:
     """(prompts x verbalisers) total log-probability of each verbaliser after each prompt.
 
     Prompts are batched in order of length and left-padded so that they all end at the same position, with
@@ -77,9 +78,10 @@ def label_logprobs_batch(lm, tok, prompts: list[str], verbalisers: list[str], ba
     needed). Then one more pass feeds every verbaliser of a prompt side by side after its key/value cache, each
     seeing the prompt and its own earlier tokens only (``packed_verbaliser_mask``), at the positions that follow
     the prompt. Equal to scoring each (prompt, verbaliser) sequence on its own, which
-    tests/test_legal_evaluate.py checks.
+    tests/integration/test_legal_evaluate.py checks.
     """
     import torch
+    from tqdm.auto import tqdm
 
     label_ids = [encode(tok, v, special=False) for v in verbalisers]
     k = len(label_ids)
@@ -91,9 +93,10 @@ def label_logprobs_batch(lm, tok, prompts: list[str], verbalisers: list[str], ba
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     out_scores = np.zeros((len(prompts), k), dtype=np.float64)
     first_ids = torch.tensor([ids[0] for ids in label_ids])
-    order = length_order(tok, prompts)
-    for start in range(0, len(prompts), batch_size):
-        encoded = [encode(tok, prompts[i]) for i in order[start:start + batch_size]]
+    encoded_all = [encode(tok, p) for p in prompts]  # once: both the length order and the batches use it
+    order = np.argsort([len(e) for e in encoded_all], kind="stable")  # length_order without a second tokenisation
+    for start in tqdm(range(0, len(prompts), batch_size), desc=desc, disable=not progress, leave=False):
+        encoded = [encoded_all[i] for i in order[start:start + batch_size]]
         n, width = len(encoded), max(len(e) for e in encoded)
         ids = torch.tensor([[pad] * (width - len(e)) + e for e in encoded], device=lm.device)
         mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in encoded], device=lm.device)
@@ -178,21 +181,12 @@ def progress_default() -> bool:
 
 def class_scores(lm, tok, taskset: TaskSet, examples: list[Example], progress: bool | None = None) -> np.ndarray:
     """(examples x classes) label scores of a classification task, classes in ``taskset.labels`` order."""
-    from tqdm.auto import tqdm
-
     if not taskset.is_classification:
         raise ValueError(f"{taskset.task} is not a classification task")
     lm.eval()
-    verbalisers = [taskset.verbalisers[c] for c in taskset.labels]
     progress = progress_default() if progress is None else progress
-    prompts = [e.prompt for e in examples]
-    order = length_order(tok, prompts)  # batches of similar length, here rather than per batch below
-    out = np.zeros((len(examples), len(verbalisers)))
-    for start in tqdm(range(0, len(examples), PREDICT_BATCH), desc=f"predict {taskset.task}", disable=not progress,
-                      leave=False):
-        rows = order[start:start + PREDICT_BATCH]
-        out[rows] = label_logprobs_batch(lm, tok, [prompts[i] for i in rows], verbalisers, batch_size=PREDICT_BATCH)
-    return out
+    return label_logprobs_batch(lm, tok, [e.prompt for e in examples], [taskset.verbalisers[c] for c in taskset.labels],
+                                progress=progress, desc=f"predict {taskset.task}")
 
 
 def predict_scored(lm, tok, taskset: TaskSet, examples: list[Example],
@@ -300,7 +294,7 @@ def _codes(values, labels) -> np.ndarray:
 
 def _macro_f1_codes(pred: np.ndarray, ref: np.ndarray, k: int) -> float:
     """``macro_f1`` on integer codes, for the thousands of bootstrap resamples (sklearn's call costs about a
-    millisecond each); equal to it, which tests/test_legal_evaluate.py checks."""
+    millisecond each); equal to it, which tests/integration/test_legal_evaluate.py checks."""
     tp = np.bincount(ref[pred == ref], minlength=k + 1)[:k]
     denom = np.bincount(pred, minlength=k + 1)[:k] + np.bincount(ref, minlength=k + 1)[:k]
     return float(np.mean(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)))

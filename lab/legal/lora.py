@@ -136,7 +136,7 @@ def answer_token_losses(lm, ids, labels, mask):
     """(per-token losses, row of each token) at the answer tokens only: the decoder runs over the whole
     sequence, the vocabulary projection only where a label is scored (the prompt's positions are most of the
     sequence and none of the loss). ``losses.mean()`` equals the model's own ``loss`` for these labels, which
-    tests/test_legal_lora.py checks."""
+    tests/integration/test_legal_lora.py checks."""
     import torch
 
     hidden = lm.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
