@@ -103,8 +103,13 @@ def _own_tokens(c: act.Condition, tokens: list[int]) -> list[int]:
     return tokens
 
 
-def _record(attractor, c, prompt, true, gen_tokens, text, control_tokens, control_text, canonical, T):
+def _record(attractor, c, prompt, true, gen_tokens, text, control_tokens, control_text, continuation, T):
+    """One condition's row. The original's metrics compare the generated text with the whole canonical text,
+    prompt included, as the original did (its reference was the full first sentence of the Quijote:
+    ebaenamar/llm-controlled-dynamics@8d5dda35:src/experiments/quijote_experiments.py); ``original_ceiling`` is
+    what a perfect continuation (``continuation``, the true text after the prompt) of the same length scores."""
     own = _own_tokens(c, gen_tokens)
+    canonical = attractor.text
     onset = obs.divergence_onset(control_tokens, own)
     orig = obs.original_memorization(text, canonical)
     return {
@@ -116,7 +121,7 @@ def _record(attractor, c, prompt, true, gen_tokens, text, control_tokens, contro
         "extractable_32": obs.k_extractable(own, true, 32), "extractable_50": obs.k_extractable(own, true, 50),
         "original_score": orig["score"], "original_memorized": orig["memorized"],
         "original_word_kl": obs.original_word_kl(text, canonical),
-        "original_ceiling": obs.original_ceiling(canonical, len(obs._words(text)) or 1),
+        "original_ceiling": obs.original_ceiling(canonical, continuation, len(obs.original_words(text)) or 1),
     }
 
 
@@ -125,7 +130,7 @@ def _run_attractor_local(lm, grid: Grid, attractor: attr.Attractor) -> list[dict
     T = grid.max_new_tokens
     gens = lm.generate(conds, T, temperature=grid.temperature, batch_size=grid.batch_size)
     control_tokens, control_text = gens[0].tokens, gens[0].text
-    canonical = lm.decode(true)
+    continuation = lm.decode(true)
     # Teacher-forced on the control continuation: the control's distributions first, then everyone's KL.
     ref = lm.teacher_forced([conds[0]], [control_tokens], lambda i, lp, toks: lp)[0]
     unique = {}
@@ -149,7 +154,7 @@ def _run_attractor_local(lm, grid: Grid, attractor: attr.Attractor) -> list[dict
     records = []
     for c, g, dist in zip(conds, gens, distances):
         kl, p = by_key[c.key(grid.temperature > 0)]
-        r = _record(attractor, c, prompt, true, g.tokens, g.text, control_tokens, control_text, canonical, T)
+        r = _record(attractor, c, prompt, true, g.tokens, g.text, control_tokens, control_text, continuation, T)
         r.update(kl_steps=[round(v, 6) for v in kl], kl_mean=float(sum(kl) / len(kl)) if kl else 0.0,
                  kl_kind="exact", true_prob_mean=float(sum(p) / len(p)) if p else math.nan,
                  unperturbed_nll=view[tuple(g.tokens)], embedding_distance=dist)
@@ -193,14 +198,14 @@ def _run_attractor_api(api, vocab, grid: Grid, attractor: attr.Attractor) -> lis
         unavailable["E"] = "no raw completions endpoint to continue after the shock"
     control_text, control_top = call(conds[0])
     control_tokens = ids_of(control_text)
-    canonical = vocab.decode(true)
+    continuation = vocab.decode(true)
     rows, pairs = [], []
     for c in conds:
         if c.action[0] in unavailable and not c.action.endswith("_seed"):
             continue
         text, top = (control_text, control_top) if c is conds[0] else call(c)
         tokens = ids_of(text)
-        r = _record(attractor, c, prompt, true, tokens, text, control_tokens, control_text, canonical, T)
+        r = _record(attractor, c, prompt, true, tokens, text, control_tokens, control_text, continuation, T)
         # Before the continuations diverge both runs condition on the same generated prefix, so their
         # top-k log-probabilities there are teacher-forced on the control continuation.
         # The steps stop at the divergence point, so rows have different numbers of steps (by design:

@@ -4,14 +4,13 @@ Proper observables: per-step KL(control || perturbed) of next-token distribution
 logits; from API top-k log-probabilities only a lower bound, named as such), token edit distance,
 divergence onset, sentence-embedding distance, and memorization as Carlini et al. define it.
 
-The original's metrics (``001_2f74044695a0fe33.txt``: "memorization" >= 0.7/0.8 and a word-count "KL")
-are re-implemented as described there so that the book can show their ceilings on the same generations.
-The original code is not available; where its description leaves a choice open, the choice is stated.
+The original's metrics (``001_2f74044695a0fe33.txt``: "memorization" >= 0.7/0.8 and a word-count "KL") are
+re-implemented as its code computes them (ebaenamar/llm-controlled-dynamics@8d5dda35:src/core/metrics.py), so that
+the book can show their ceilings on the same generations.
 """
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from functools import lru_cache
 from typing import Sequence
@@ -123,45 +122,53 @@ def embedding_distances(pairs: Sequence[tuple[str, str]], batch_size: int = 64) 
 # ---------------------------------------------------------------- the original's metrics
 
 ORIGINAL_THRESHOLD = 0.8  # 0.7 in one of the original scripts
+# As ebaenamar/llm-controlled-dynamics@8d5dda35:src/core/metrics.py computes them (TextMetrics.memorization_score,
+# DistributionMetrics.kl_divergence_approx); tests/unit/test_original_metrics.py reproduces its values.
+ORIGINAL_SMOOTHING = 1e-10
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
+def original_words(text: str) -> list[str]:
+    """The original's words: a whitespace split, case kept (its prefix and exact terms keep case, its overlap and
+    KL lower-case these words)."""
+    return text.split()
 
 
 def original_memorization(generated: str, canonical: str) -> dict:
-    """The original composite: 0.4*exact + 0.3*(leading matching words / canonical length)
-    + 0.3*word-set overlap, "memorized" when >= 0.8.
-
-    Choices stated: words are lower-cased ``\\w+`` runs; exact = the whole canonical text reproduced
-    word for word; overlap = |words(generated) & words(canonical)| / |words(canonical)| (sets)."""
-    g, c = _words(generated), _words(canonical)
+    """The original composite, 0.4*exact + 0.3*(leading matching words / canonical words) + 0.3*overlap,
+    "memorized" when >= 0.8, with the original's definitions: exact = the whitespace-normalised texts are equal;
+    leading = the count of leading whitespace words equal, case kept; overlap = Jaccard of the lower-cased word
+    sets (1 when both are empty, 0 when one is)."""
+    g, c = original_words(generated), original_words(canonical)
     if not c:
         raise ValueError("empty canonical text")
-    exact = float(g[:len(c)] == c)
+    exact = float(g == c)  # " ".join(text.split()) equal <=> the word lists are equal
     leading = matched_prefix_length(g, c) / len(c)
-    overlap = len(set(g) & set(c)) / len(set(c))
+    gs, cs = {w.lower() for w in g}, {w.lower() for w in c}
+    overlap = 1.0 if not gs and not cs else (len(gs & cs) / len(gs | cs) if gs and cs else 0.0)
     score = 0.4 * exact + 0.3 * leading + 0.3 * overlap
     return {"score": score, "exact": exact, "leading": leading, "overlap": overlap,
             "memorized": score >= ORIGINAL_THRESHOLD}
 
 
-def original_ceiling(canonical: str, n_words: int) -> float:
-    """The original score of a *perfect* continuation cut at ``n_words`` words: the most a generation
-    of that length can score, whatever the model knows."""
-    words = _words(canonical)
-    return original_memorization(" ".join(words[:n_words]), canonical)["score"]
+def original_ceiling(canonical: str, continuation: str, n_words: int) -> float:
+    """The original score of a *perfect* continuation cut at ``n_words`` words (``continuation``: the canonical
+    text after the prompt): the most a generation of that length can score without echoing the prompt,
+    whatever the model knows."""
+    return original_memorization(" ".join(original_words(continuation)[:n_words]), canonical)["score"]
 
 
-def original_word_kl(generated: str, canonical: str, epsilon: float = 1e-6) -> float:
-    """The original's "KL": KL(word frequencies of the output || word frequencies of the canonical
-    text), with ``epsilon`` added to every count over the union vocabulary (choice stated). It ignores
-    order and compares one sample against a text, so it is not a divergence between model distributions."""
-    g, c = Counter(_words(generated)), Counter(_words(canonical))
-    vocab = sorted(set(g) | set(c))
-    if not vocab or not g:
-        return float("nan")
-    pg = [g[w] + epsilon for w in vocab]
-    pc = [c[w] + epsilon for w in vocab]
-    sg, sc = sum(pg), sum(pc)
-    return sum((x / sg) * math.log((x / sg) / (y / sc)) for x, y in zip(pg, pc))
+def original_word_kl(generated: str, canonical: str, smoothing: float = ORIGINAL_SMOOTHING) -> float:
+    """The original's "KL": KL(canonical || output) in nats between lower-cased word-frequency histograms over
+    their joint vocabulary, ``smoothing`` added to every count (scipy's entropy, as the original; 0 when both
+    texts are empty). It ignores order and compares one sample against a text, so it is not a divergence
+    between model distributions; with smoothing 1e-10 a canonical word the output lacks costs about 20 nats,
+    so an empty output scores lower than a perfect continuation that omits the prompt's words."""
+    from scipy.stats import entropy
+
+    c, g = Counter(w.lower() for w in original_words(canonical)), Counter(w.lower() for w in original_words(generated))
+    vocab = sorted(set(c) | set(g))
+    if not vocab:
+        return 0.0
+    p = [c[w] + smoothing for w in vocab]
+    q = [g[w] + smoothing for w in vocab]
+    return float(entropy(p, q))  # scipy normalises both

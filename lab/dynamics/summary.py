@@ -1,11 +1,11 @@
 """Part I's headline figures, glued by the experiments chapter for its prose and for the claims ledger.
 
-The original ranked its actions by "impact", the drop in its memorization score (Δ Mem). Our analogue is
-the drop in the mean probability the model gives the true continuation (control − perturbed; positive =
-memorization weakened), beside the exact KL of the next-token distributions. Each action is taken at its
-strongest magnitude (the magnitudes of different actions are in different units, so a ranking is only as
-meaningful as the magnitudes chosen, which the chapter says), and the seed-faithful prompt edits
-(``A_seed`` … ``E_seed``) are the original's own actions, run on our models.
+The original ranked its actions by "impact", the mean absolute change of its memorization score (|Δ Mem|; see
+``ranking_by_change``). Our analogue of Δ Mem is the drop in the mean probability the model gives the true
+continuation (control − perturbed; positive = memorization weakened), beside the exact KL of the next-token
+distributions. Each action is taken at its strongest magnitude (the magnitudes of different actions are in
+different units, so a ranking is only as meaningful as the magnitudes chosen, which the chapter says), and the
+seed-faithful prompt edits (``A_seed`` … ``E_seed``) are the original's own actions, run on our models.
 """
 from __future__ import annotations
 
@@ -80,7 +80,9 @@ def figures_sentence(figures: dict, short: str, prefix: str = "p1e", actions=ACT
 
 
 def robustness(cmp) -> float | str:
-    """The original's robustness score, 1 − mean |Δ Mem|, with Δ Mem our drop in p(true continuation),
+    """The original's robustness score as its figure computes it, 1 − mean |Δ Mem| (its text report takes
+    1 − |mean Δ Mem| instead: ebaenamar/llm-controlled-dynamics@8d5dda35:src/visualization/plots.py against
+    src/experiments/comparative_analysis.py), with Δ Mem our drop in p(true continuation),
     over every perturbed condition of the table ("unavailable" where that probability is)."""
     rows = cmp[cmp.observable == "true_prob_mean"]
     if _is_unavailable(rows):
@@ -108,8 +110,10 @@ RANKING_METRICS = {"original": "original_score", "ours": "true_prob_mean"}
 
 
 def ranking_by_change(df, chat=None) -> "pd.DataFrame":
-    """The seed-faithful actions ranked by their drop (control − perturbed, seeds averaged, then attractors)
-    under each combination of the three changes this book made to the original's ranking: the prompt format
+    """The seed-faithful actions ranked by their impact as the original defined it, the mean absolute change
+    |control − perturbed| (ebaenamar/llm-controlled-dynamics@8d5dda35:src/experiments/comparative_analysis.py,
+    ``rank_experiments_by_impact``; here of each seed's run, averaged over seeds, then attractors), under each
+    combination of the three changes this book made to the original's ranking: the prompt format
     (the original sent its prompts as chat messages; here raw text, or ``chat``: the frame of the same actions
     run through the model's chat template on the original's text), the texts (its one Spanish text, or every
     attractor run) and the metric (its composite score, or p(true token)). Kendall's τ (scipy) against the
@@ -137,24 +141,26 @@ def _rankings(df, fmt: str, texts: dict) -> list[dict]:
         for metric_name, column in RANKING_METRICS.items():
             control = sub[sub.action == "control"].set_index("attractor")[column]
             pert = sub[sub.action.isin(CLAIMED_ORDER)]
-            per_unit = pert.groupby(["action", "attractor"])[column].mean().unstack()
-            drops = (control - per_unit).mean(axis=1)  # rows: actions; control − perturbed, then over texts
-            if drops.isna().any() or len(drops) < len(CLAIMED_ORDER):
+            # the original's impact: |control − perturbed| of each run, then the mean (over seeds, then texts)
+            change = (pert.attractor.map(control) - pert[column]).abs()
+            per_unit = change.groupby([pert.action, pert.attractor]).mean().unstack()
+            impact = per_unit.mean(axis=1)  # rows: actions
+            if impact.isna().any() or len(impact) < len(CLAIMED_ORDER):
                 continue
-            # tau-b against the claimed ranks: tied drops count as ties, never as the claimed order
-            tau = sps.kendalltau(range(len(CLAIMED_ORDER), 0, -1), [drops[a] for a in CLAIMED_ORDER]).statistic
+            # tau-b against the claimed ranks: tied impacts count as ties, never as the claimed order
+            tau = sps.kendalltau(range(len(CLAIMED_ORDER), 0, -1), [impact[a] for a in CLAIMED_ORDER]).statistic
             rows.append({"format": fmt, "texts": text_name, "metric": metric_name, "attractors": len(names),
-                         "ranking": _ranking(drops), "kendall_tau_with_claim": float(tau),
-                         **{a.removesuffix("_seed"): float(drops[a]) for a in CLAIMED_ORDER}})
+                         "ranking": _ranking(impact), "kendall_tau_with_claim": float(tau),
+                         **{a.removesuffix("_seed"): float(impact[a]) for a in CLAIMED_ORDER}})
     return rows
 
 
-def _ranking(drops) -> str:
-    """'C > B = A > …': actions by decreasing drop, equal drops (to 1e-12) joined by '='."""
-    order = sorted(CLAIMED_ORDER, key=lambda a: -drops[a])
+def _ranking(impact) -> str:
+    """'C > B = A > …': actions by decreasing impact, equal impacts (to 1e-12) joined by '='."""
+    order = sorted(CLAIMED_ORDER, key=lambda a: -impact[a])
     text = order[0].removesuffix("_seed")
     for prev, a in zip(order, order[1:]):
-        text += (" = " if abs(drops[prev] - drops[a]) <= 1e-12 else " > ") + a.removesuffix("_seed")
+        text += (" = " if abs(impact[prev] - impact[a]) <= 1e-12 else " > ") + a.removesuffix("_seed")
     return text
 
 

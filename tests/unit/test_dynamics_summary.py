@@ -22,17 +22,26 @@ def _records(drops: dict[str, dict[str, tuple[float, float]]]) -> pd.DataFrame:
 def test_the_changes_that_move_the_ranking_are_told_apart():
     claimed = {a: (s, 0.1) for a, s in zip(("C_seed", "B_seed", "A_seed", "D_seed", "E_seed"), (5, 4, 3, 2, 1))}
     reversed_prob = {a: (s, p) for (a, (s, _)), p in zip(claimed.items(), (1, 2, 3, 4, 5))}
-    df = _records({"don_quijote_es": reversed_prob, "hamlet": {a: (-s, 0.0) for a, (s, _) in claimed.items()}})
+    # hamlet's scores rise where don_quijote_es's fall, by the reversed amounts: the original's impact is the
+    # absolute change, so the mean impact is 3 for every action, a tie the ranking must not call the claim
+    df = _records({"don_quijote_es": reversed_prob, "hamlet": {a: (-(6 - s), 0.0) for a, (s, _) in claimed.items()}})
     table = summary.ranking_by_change(df).set_index(["texts", "metric"])
     assert table.loc[("original's text", "original"), "ranking"] == "C > B > A > D > E"
     assert table.loc[("original's text", "original"), "kendall_tau_with_claim"] == pytest.approx(1.0)
     assert table.loc[("original's text", "ours"), "kendall_tau_with_claim"] == pytest.approx(-1.0)
-    # hamlet's score drops cancel don_quijote_es's exactly: a tie, which the ranking must not call the claim
     tie = table.loc[("every attractor run", "original")]
     assert tie.attractors == 2 and tie.ranking == "C = B = A = D = E" and pd.isna(tie.kendall_tau_with_claim)
     figures = summary.ranking_figures(summary.ranking_by_change(df))
     assert figures["p1e_ranking_orig_text_orig_metric"] == "C > B > A > D > E"
     assert "the metric alone (E > D > A > B > C, τ = -1.00)" in figures["p1e_ranking_sentence"]
+
+
+def test_the_ranking_is_by_absolute_change_as_the_original_ranked_impact():
+    # C raises the score by 0.5, B lowers it by 0.4: the original's impact ranks C first, a signed drop would not
+    changes = dict(zip(("C_seed", "B_seed", "A_seed", "D_seed", "E_seed"), (-0.5, 0.4, 0.3, 0.2, 0.1)))
+    df = _records({"don_quijote_es": {a: (c, 0.0) for a, c in changes.items()}})
+    row = summary.ranking_by_change(df).set_index(["texts", "metric"]).loc[("original's text", "original")]
+    assert row.ranking == "C > B > A > D > E" and row.C == pytest.approx(0.5)
 
 
 def test_without_the_original_text_the_ranking_is_unavailable():
