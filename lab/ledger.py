@@ -92,15 +92,24 @@ class Claim:
     source: str
     claim: str
     test: str
-    rule: str
     page: str
     section: str
     scale: Scale
+    rule: str | None = None  # the rule of RULES that judges the claim, or
+    unreached: str | None = None  # the reason of REASONS that says why no run of this book reaches it
     args: dict = field(default_factory=dict)  # keyword arguments of the rule (one rule judging many rows)
 
     def __post_init__(self):
         if isinstance(self.scale, dict):
             object.__setattr__(self, "scale", Scale(**self.scale))
+        if (self.rule is None) == (self.unreached is None):
+            raise LedgerError(f"claim {self.id}: give a judging `rule` or an `unreached` reason, exactly one")
+
+    def read(self, results: "Results") -> "Verdict":
+        """The verdict of the claim's rule (or its reason for being out of reach), before the scale gate."""
+        if self.rule is not None:
+            return RULES[self.rule](results, **self.args)
+        return REASONS[self.unreached](results, **self.args)
 
 
 # ---------------------------------------------------------------- reading the executed chapters
@@ -315,12 +324,17 @@ def run_original(r: Results, key: str) -> RunScale:
 
 # ---------------------------------------------------------------- rules
 
-RULES: dict[str, Callable[..., Verdict]] = {}
-NOT_JUDGING = {"models_out_of_reach", "not_run"}  # say what cannot run
+RULES: dict[str, Callable[..., Verdict]] = {}  # judge evidence: each can return supported and refuted
+REASONS: dict[str, Callable[..., Verdict]] = {}  # judge nothing: say why no run of this book reaches a claim
 
 
 def rule(fn):
     RULES[fn.__name__] = fn
+    return fn
+
+
+def reason(fn):
+    REASONS[fn.__name__] = fn
     return fn
 
 
@@ -478,7 +492,7 @@ def memorization_threshold_70b(r: Results) -> Verdict:
     return Verdict("inconclusive", f"no model extracts its canaries beyond chance; " + fig, run_ladder(r))
 
 
-@rule
+@reason
 def models_out_of_reach(r: Results) -> Verdict:
     """Claims about specific 7B-70B chat models or GPT-3.5: the machine that builds the book reaches neither the
     hub's weights nor a paid API."""
@@ -490,7 +504,7 @@ def models_out_of_reach(r: Results) -> Verdict:
                    "with a budget")
 
 
-@rule
+@reason
 def not_run(r: Results, why: str) -> Verdict:
     """A claim no run of this book can reach, with the reason (claims.yml's ``args``)."""
     return Verdict("not testable here", why)
@@ -869,15 +883,17 @@ def anchor(section: str) -> str:
 
 
 def check(claims: list[Claim]) -> None:
-    """Every claim has a known source (in data/sources/), a rule and an evidence section; raises LedgerError
+    """Every claim has a known source (in data/sources/), a rule or a reason, and an evidence section; raises LedgerError
     otherwise."""
     for c in claims:
         if c.source not in SOURCES:
             raise LedgerError(f"claim {c.id}: source {c.source!r} is not one of the five documents {SOURCES}")
         if not (SOURCE_DIR / c.source).exists():
             raise LedgerError(f"claim {c.id}: data/sources/{c.source} is missing")
-        if c.rule not in RULES:
+        if c.rule is not None and c.rule not in RULES:
             raise LedgerError(f"claim {c.id}: no verdict rule {c.rule!r} in lab.ledger")
+        if c.unreached is not None and c.unreached not in REASONS:
+            raise LedgerError(f"claim {c.id}: no reason {c.unreached!r} in lab.ledger")
         if c.section not in headings(c.page):
             raise LedgerError(f"claim {c.id}: page {c.page} has no section {c.section!r}")
 
@@ -890,7 +906,7 @@ def evaluate(claims: list[Claim], results: Results | None = None):
     results = results or Results()
     rows = []
     for c in claims:
-        v = gate(c, RULES[c.rule](results, **c.args))
+        v = gate(c, c.read(results))
         rows.append({"id": c.id, "source": c.source, "claim": c.claim, "test": c.test, "verdict": v.status,
                      "figure": v.figure, "page": c.page, "section": c.section, "basis": basis(c, v)})
     return pd.DataFrame(rows).set_index("id")

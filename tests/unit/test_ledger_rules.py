@@ -145,8 +145,6 @@ CASES = [
          {"p5_memorization_scale": {"p5_first_extracting_log10": math.inf, "p5_top_rate_low": 0.0,
                                     "p5_delta_bic_size": NAN, "p5_first_extracting_any_epoch_log10": math.inf}},
          "no size extracts after any epoch"),
-    Case("models_out_of_reach", "not testable here", {}, "at most 135M parameters"),
-    Case("not_run", "not testable here", {}, "no such model"),
     Case("wikitext_ppl_reported", "inconclusive", {}, "263.1 [255.1, 271.1]"),
     Case("wikitext_ppl_reported", "supported",
          {"p2_training": {**interval("model_a_recipe_ppl", 215.0, 210.0, 220.0),
@@ -261,8 +259,7 @@ ORIGINAL_CASES = [
     ("legal_deployment_size", "supported", {}, {"plan_model": {"params": 2.0e8}}),
     ("lora_memory_reduction", "supported", {}, {"plan_model": {"params": 0.5e9}}),
 ]
-ARGS = {"projection": {"figure": "val PPL after epoch 5", "low": 200.0, "high": 250.0},
-        "not_run": {"why": "no such model can be loaded here"}}
+ARGS = {"projection": {"figure": "val PPL after epoch 5", "low": 200.0, "high": 250.0}}
 
 # The verdicts each rule can return.
 CAN_RETURN = {
@@ -271,8 +268,6 @@ CAN_RETURN = {
     "model_robustness_ranking": {"supported", "refuted", "inconclusive", "not testable here"},
     "small_models_do_not_memorize": {"supported", "refuted"},
     "memorization_threshold_70b": {"supported", "refuted", "inconclusive"},
-    "models_out_of_reach": {"not testable here"},
-    "not_run": {"not testable here"},
     "wikitext_ppl_reported": {"supported", "refuted", "inconclusive"},
     "ppl_range_normal": {"supported", "refuted", "inconclusive"},
     "memorization_score_protocol": {"supported", "refuted"},
@@ -332,14 +327,29 @@ def test_the_cases_reach_every_verdict_of_every_rule():
     assert reached == CAN_RETURN
 
 
-def test_a_rule_that_judges_reaches_both_supported_and_refuted():
-    """A rule that cannot return "supported" (or "refuted") for any evidence is a defect, unless it only says
-    what this book cannot run (ledger.NOT_JUDGING)."""
+def test_every_rule_reaches_both_supported_and_refuted():
+    """A rule that cannot return "supported" (or "refuted") for any evidence is a defect. What this book cannot
+    run is not a rule: a claim names an ``unreached`` reason instead (ledger.REASONS), which judges nothing."""
     for rule, verdicts in CAN_RETURN.items():
-        if rule in ledger.NOT_JUDGING:
-            assert verdicts == {"not testable here"}, rule
-        else:
-            assert {"supported", "refuted"} <= verdicts, rule
+        assert {"supported", "refuted"} <= verdicts, rule
+
+
+def test_a_reason_says_not_testable_here_and_what_the_book_ran():
+    results = ledger.Results.of(book_with({}), ledger.load_originals())
+    out_of_reach = ledger.REASONS["models_out_of_reach"](results)
+    assert out_of_reach.status == "not testable here" and "at most 135M parameters" in out_of_reach.figure
+    why = "no such model can be loaded here"
+    assert ledger.REASONS["not_run"](results, why=why) == ledger.Verdict("not testable here", why)
+    assert not set(ledger.REASONS) & set(ledger.RULES)
+
+
+def test_a_claim_names_a_rule_or_a_reason_exactly_once():
+    row = dict(id="x", source="001_2f74044695a0fe33.txt", claim="c", test="t", page="p1_attractors",
+               section="s", scale={"about": "a", "independent": "arithmetic"})
+    for extra in ({}, {"rule": "memorization_score_protocol", "unreached": "not_run"}):
+        with pytest.raises(ledger.LedgerError, match="exactly one"):
+            ledger.Claim(**row, **extra)
+    assert ledger.Claim(**row, unreached="not_run", args={"why": "w"}).read(ledger.Results.of({})).figure == "w"
 
 
 def groups(changes: dict) -> dict[tuple[str, str], dict]:
