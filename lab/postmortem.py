@@ -430,3 +430,239 @@ def attribution_sentence(found: dict | None, cross: int | None, steps_per_epoch:
     return (f"The measurements here do not separate the two readings of {reported:.2f}: the copy-task curve "
             f"{'did' if copy_rules_out else 'did not'} settle near 1 within one epoch, and counted padding changed "
             f"the shifted-label figure by a factor of {padding_factor:.2f}.")
+
+
+# ---------------------------------------------------------------- what the page shows
+# Each function returns what one cell of p2_collate_postmortem shows (part2.Shown: a table or figure, the values
+# it glues in the page's order, what it records).
+
+def reported_figures() -> dict:
+    """The original's own figures and pipeline constants the page's prose cites."""
+    from .chapters import part2
+
+    return {"reported_fake": part2.REPORTED["fake val PPL"], "orig_fake_loss": REPORTED["validated_1epoch val loss"],
+            "orig_epoch1": REPORTED["best_epoch1 val PPL"], "orig_epoch2": REPORTED["best_epoch2 val PPL"],
+            "orig_batch": BATCH_SIZE, "orig_min_tokens": MIN_TOKENS, "orig_max_length": MAX_LENGTH,
+            "orig_pad": PAD_GPT2}
+
+
+def collate_example():
+    """What each collate makes of one window of nine token ids: inputs and labels."""
+    import pandas as pd
+
+    from .corpus import make_collate
+
+    rows = {}
+    for name, shift in (("original (labels = inputs)", False), ("fixed (labels shifted)", True)):
+        x, y = make_collate(shift)([torch.arange(100, 109)])
+        rows[(name, "input")] = x[0].tolist()
+        rows[(name, "label")] = y[0].tolist()
+    return pd.DataFrame(rows).T
+
+
+def collate_checks():
+    """The label-shift test on both collates."""
+    import pandas as pd
+
+    from . import leaks
+    from .corpus import make_collate
+
+    rows = []
+    for name, shift in (("original", False), ("fixed", True)):
+        result = leaks.label_shift_test_collate(make_collate(shift))
+        rows.append({"collate": name, "label-shift test": "pass" if result else "FAIL", "detail": result.detail})
+    return pd.DataFrame(rows).set_index("collate")
+
+
+def padding_report(p: dict, data, lines: Lines, seed: int):
+    """The padding share of the original's batches on this corpus, with the sentences that place it."""
+    import pandas as pd
+    from IPython.display import Markdown
+
+    from .chapters import part2
+
+    shares = padding_shares(lines, seed)
+    glued = {"share_train": shares["train"]["share"], "share_val": shares["validation"]["share"],
+             "corpus_sentence": Markdown(corpus_sentence(lines, shares)),
+             "page_corpus_sentence": Markdown(part2.corpus_sentence(p, data))}
+    table = pd.DataFrame(shares).T[["lines", "batches", "positions", "padded", "share"]]
+    return part2.Shown(table, glued, {"padding_shares": shares})
+
+
+COPY_RUN = "labels = inputs (copy-bug trainers)"
+SHIFTED_RUN = "shifted labels, padding counted (validate_full_dataset.py)"
+
+
+@dataclass
+class LineRuns:
+    """The two line-level runs, each with its model, collate and validation curve."""
+
+    runs: dict  # name -> {"model", "collate", "curve"}
+    val_rows: torch.Tensor  # the validation lines scored along the curves
+    shares: dict  # padding_shares of the run
+
+    @property
+    def copy(self) -> Curve:
+        return self.runs[COPY_RUN]["curve"]
+
+    @property
+    def shifted(self) -> Curve:
+        return self.runs[SHIFTED_RUN]["curve"]
+
+
+def train_line_runs(p: dict, data, lines: Lines, shares: dict, seed: int) -> LineRuns:
+    """The original's line-level pipeline, trained with labels = inputs (the copy bug) and with shifted labels
+    and padding counted (validate_full_dataset.py), on the run's model without a causal mask."""
+    from .chapters import part2
+    from .infinito import Infinito
+
+    val_rows = lines.rows["validation"][:p["curve_val_lines"]]
+    runs = {}
+    for name, shift, steps in ((COPY_RUN, False, p["curve_steps"]), (SHIFTED_RUN, True, p["shifted_steps"])):
+        torch.manual_seed(seed)
+        model = Infinito(part2.model_config(p, data, causal=False)).to(p["device"])
+        collate = LineCollate(shift, lines.pad_id, lines.eos_id)
+        curve = train_curve(model, lines.rows["train"], val_rows, collate, steps, p["curve_eval_every"],
+                            p["curve_lr"], seed)
+        runs[name] = {"model": model, "collate": collate, "curve": curve}
+    return LineRuns(runs, val_rows, shares)
+
+
+def copy_curve_report(p: dict, line_runs: LineRuns):
+    """Where the copy-bug curve reaches the reported 18.99 and where it plateaus (the stated rule), as a figure,
+    the glued figures and sentences, and the copy-bug curve's table; ``record`` holds the plateau and crossing."""
+    import pandas as pd
+    import plotly.graph_objects as go  # plotly takes about a second to import; only the pages draw
+    from IPython.display import Markdown
+
+    from .chapters import part2
+
+    copy, shifted = line_runs.copy, line_runs.shifted
+    reported = part2.REPORTED["fake val PPL"]
+    found = plateau(copy.steps, copy.ppl, p["plateau_window"], p["plateau_tol"])
+    cross = first_step_below(copy.steps, copy.ppl, reported)
+    steps_per_epoch = line_runs.shares["train"]["batches"]
+    fig = go.Figure()
+    fig.add_scatter(x=copy.steps, y=copy.ppl, name=COPY_RUN, mode="lines+markers")
+    fig.add_scatter(x=shifted.steps, y=shifted.ppl, name=SHIFTED_RUN, mode="lines+markers")
+    fig.add_scatter(x=shifted.steps, y=shifted.ppl_real, name="shifted labels, the lines' own tokens only",
+                    mode="lines", line={"dash": "dot"})
+    fig.add_hline(y=reported, line_dash="dash", annotation_text=f"reported {reported:.2f}")
+    if found is not None:
+        fig.add_scatter(x=[found["step"]], y=[found["ppl"]], name="plateau (rule)", mode="markers",
+                        marker={"size": 12, "symbol": "x"})
+    fig.update_layout(xaxis_title="optimiser step", yaxis_title="validation perplexity", yaxis_type="log",
+                      height=420, legend={"orientation": "h", "y": -0.25})
+    glued = {"plateau_ppl": found["ppl"] if found else float("nan"), "plateau_step": found["step"] if found else -1,
+             "cross_step": cross if cross is not None else -1, "steps_per_epoch": steps_per_epoch,
+             "copy_sentence": Markdown(copy_sentence(copy, found, cross, steps_per_epoch, p["plateau_window"],
+                                                     p["plateau_tol"], reported)),
+             "verdict_sentence": Markdown(verdict_sentence(found, cross, steps_per_epoch, reported))}
+    table = pd.DataFrame({"step": copy.steps, "val PPL (padding counted)": copy.ppl}).set_index("step").iloc[
+        :: max(len(copy.steps) // 8, 1)].round(3).T
+    return part2.Shown(table, glued, {"figure": fig, "plateau": found, "cross_step": cross})
+
+
+def loss_split_report(p: dict, line_runs: LineRuns, curves) -> "part2.Shown":
+    """Each line-level model's validation loss split over padded and real labels, and the padding share the
+    reported 18.99 would need (arithmetic); ``curves``: copy_curve_report's result."""
+    import pandas as pd
+    from IPython.display import Markdown
+
+    from .chapters import part2
+
+    reported = part2.REPORTED["fake val PPL"]
+    found, cross = curves.record["plateau"], curves.record["cross_step"]
+    steps_per_epoch = line_runs.shares["train"]["batches"]
+    splits = {name: position_losses(r["model"], line_runs.val_rows, r["collate"]) for name, r in line_runs.runs.items()}
+    shifted = splits[SHIFTED_RUN]
+    needed = share_needed(reported, part2.REPORTED["model A val PPL"])
+    glued = {"pad_loss_copy": splits[COPY_RUN]["loss_padded"], "pad_loss_shifted": shifted["loss_padded"],
+             "shifted_ppl_original": shifted["ppl_original"], "shifted_ppl_real": shifted["ppl_real"],
+             "share_needed": needed,
+             "attribution_sentence": Markdown(attribution_sentence(
+                 found, cross, steps_per_epoch, needed, shifted["ppl_real"] / shifted["ppl_original"], reported)),
+             "padding_sentence": Markdown(padding_sentence(shifted, p["shifted_steps"], needed, line_runs.shares,
+                                                           part2.REPORTED["model A val PPL"], reported))}
+    columns = {"ppl_original": "val PPL as the original computes it", "ppl_real": "PPL over the lines' own tokens",
+               "loss_padded": "loss per padded label (nats)", "padded_label_share": "share of labels that are padding"}
+    table = pd.DataFrame(splits).T.rename(columns=columns)[list(columns.values())].round(3)
+    return part2.Shown(table, glued, {"position_losses": splits})
+
+
+# The four window-level set-ups: each bug alone, both, neither (the labels, then the mask).
+SETUPS = (("labels = inputs, no causal mask (Experiment 1)", False, False),
+          ("labels = inputs, causal mask", True, False),
+          ("shifted labels, no causal mask (models A and B)", False, True),
+          ("shifted labels, causal mask (fixed)", True, True))
+
+
+def setup_runs(p: dict, data, seed: int):
+    """The four set-ups trained on the page's windows: validation PPL through each set-up's own pipeline, both
+    leak tests, and how much each model's next-token prediction relies on seeing the future."""
+    import pandas as pd
+    from IPython.display import Markdown
+
+    from . import leaks
+    from .chapters import part2
+    from .corpus import make_collate
+
+    rows, reliance = [], {}
+    for name, causal, shift in SETUPS:
+        model, result, _ = part2.train_variant(p, data, seed, causal=causal, shift_labels=shift)
+        best = min(result.evals, key=lambda e: e["loss"])
+        shift_test = leaks.label_shift_test_collate(make_collate(shift))
+        causal_test = leaks.causality_test(model, data.vocab_size, seq_len=min(p["seq_len"], 32))
+        reliance[name] = leaks.future_reliance(model, data.val)
+        rows.append({"set-up": name, "val PPL (its own pipeline)": best["ppl"],
+                     "label-shift test": "pass" if shift_test else "FAIL",
+                     "causality test": "pass" if causal_test else "FAIL",
+                     "next-token PPL, whole window visible": reliance[name]["ppl_full"],
+                     "next-token PPL, past only": reliance[name]["ppl_past_only"]})
+        if not causal and shift:
+            leaky_params = sum(t.numel() for t in model.parameters())
+    results = pd.DataFrame(rows).set_index("set-up")
+    leak = reliance[SETUPS[2][0]]
+    glued = {"fake": float(results.iloc[0]["val PPL (its own pipeline)"]),
+             "leaky_a": float(results.iloc[2]["val PPL (its own pipeline)"]),
+             "honest": float(results.iloc[3]["val PPL (its own pipeline)"]),
+             "leak_ratio": leak["ratio"], "leak_sentence": Markdown(leak_sentence(leak, leaky_params))}
+    return part2.Shown(results.round(2), glued, {"setups": rows, "future_reliance": reliance})
+
+
+def baseline_report(p: dict, data, honest: float):
+    """Unigram and bigram baselines (baselines()), and where the fixed model (``honest``, its validation PPL)
+    lands among them."""
+    import pandas as pd
+    from IPython.display import Markdown
+
+    from .chapters import part2
+
+    base = pd.DataFrame(baselines(p, data))
+    run_vocab = base[base["vocabulary"].str.contains("this run")].set_index("model")["ppl"]
+    gpt2 = base[base["vocabulary"].str.startswith("50,257")].set_index("model")
+    uni, bi = list(run_vocab.index)
+    model_tokens = int(data.train[:, :-1].numel())
+    order = "beats" if run_vocab[bi] < run_vocab[uni] else "does not beat"
+    place = ("below both" if honest < run_vocab[bi] else "between the bigram and the unigram"
+             if honest < run_vocab[uni] else "above both")
+    glued = {"unigram": float(run_vocab[uni]), "bigram": float(run_vocab[bi]),
+             "unigram_gpt2": float(gpt2.loc[uni, "ppl"]), "bigram_gpt2": float(gpt2.loc[bi, "ppl"]),
+             "unigram_bpb": float(gpt2.loc[uni, "bits_per_byte"]), "bigram_bpb": float(gpt2.loc[bi, "bits_per_byte"]),
+             "baseline_tokens": int(base["train tokens"].iloc[0]), "model_tokens": model_tokens,
+             "baseline_sentence": Markdown(
+                 f"The smoothed bigram {order} the unigram ({run_vocab[bi]:.2f} against {run_vocab[uni]:.2f} per "
+                 f"token in this run's vocabulary). The fixed model of the table, at {honest:.2f}, lands {place}; it "
+                 f"was trained on {model_tokens:,} tokens, the n-gram models on {int(base['train tokens'].iloc[0]):,}.")}
+    return part2.Shown(base.round(3), glued, {"ngram": base.to_dict("records")})
+
+
+def page_record(padding, line_runs: LineRuns, curves, splits, setups, base) -> dict:
+    """What p2_collate_postmortem writes to runs/p2/p2_collate_postmortem.json, in its order."""
+    return {"setups": setups.record["setups"], "ngram": base.record["ngram"],
+            "padding_shares": padding.record["padding_shares"],
+            "curves": {name: {"steps": r["curve"].steps, "ppl": r["curve"].ppl, "ppl_real": r["curve"].ppl_real}
+                       for name, r in line_runs.runs.items()},
+            "plateau": curves.record["plateau"], "cross_step": curves.record["cross_step"],
+            "position_losses": splits.record["position_losses"],
+            "future_reliance": setups.record["future_reliance"]}

@@ -4,16 +4,18 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from IPython.display import Markdown
 
-from .. import corpus, leaks, textstats, train
+from .. import corpus, inference, leaks, textstats, train
 from ..generate import DECODERS, SCRIPT_MAX_NEW_TOKENS, SCRIPT_PRESETS, generate
-from ..infinito import (OCTOBER_PARAMETERS, ORIGINAL_PARAMETERS, RECIPES, Infinito, InfinitoConfig, original_config,
-                        scaled)
+from ..infinito import (COMPONENTS, OCTOBER_PARAMETERS, ORIGINAL_PARAMETERS, RECIPES, Infinito, InfinitoConfig,
+                        original_config, scaled)
 from ..params import Param, Spec
 
 RESULTS = Path(__file__).resolve().parents[2] / "runs" / "p2"
@@ -509,3 +511,346 @@ def projection_sentence(summary: dict) -> str:
             "needs WikiText-2 at the projected size, and a property of the trained model needs its projected "
             "size. The projections are unrelated items, so they are counted and listed, not pooled into a "
             "proportion with an interval.")
+
+
+# ---------------------------------------------------------------- what the pages show
+# Each function below returns what one cell of a Part II page shows: a table or figure, the values the cell glues
+# (in the order the page glues them: the executed pages are compared output by output), and what it records.
+
+@dataclass
+class Shown:
+    table: object  # what the cell displays: a DataFrame, a Series or a plotly figure
+    glued: dict = field(default_factory=dict)  # name -> value for myst_nb.glue
+    record: dict = field(default_factory=dict)  # what the page writes to runs/p2/<page>.json
+
+
+def training_setup(p: dict, data: Data) -> Shown:
+    """p2_training's set-up: the corpus, the model's size and its parameters per training token."""
+    n_train_tokens = int(data.train[:, :-1].numel())
+    n_params = Infinito(model_config(p, data)).num_parameters()
+    ratio = parameters_per_token(n_params, n_train_tokens)
+    glued = {"n_params": n_params, "n_train_tokens": n_train_tokens, "ratio": ratio,
+             "original_ratio": parameters_per_token(ORIGINAL_PARAMETERS, ORIGINAL_TRAIN_TOKENS),
+             "n_params_original": ORIGINAL_PARAMETERS, "corpus_sentence": Markdown(corpus_sentence(p, data))}
+    table = pd.Series({**data.corpus.summary(), "training windows": data.train.size(0),
+                       "validation windows": data.val.size(0), "window": p["seq_len"], "model parameters": n_params,
+                       "training tokens used": n_train_tokens,
+                       "parameters per training token": round(ratio, 2)}).to_frame("value")
+    return Shown(table, glued)
+
+
+def _run_row(model, result, seed: int, iit: bool, dropout: float) -> dict:
+    best = min(result.evals, key=lambda e: e["loss"])
+    return {"seed": seed, "iit": iit, "dropout": dropout, "best val PPL": best["ppl"],
+            "final train loss": final_train_loss(result), "best step": result.best_step, "steps": result.steps,
+            "stopped early": result.stopped_early, "phi weights": model.phi_weights(),
+            "sigma": model.exploration_sigma.item(), "memory writes": int(model.memory.write_count)}
+
+
+@dataclass
+class TrainingGrid:
+    runs: list[dict]  # one row per run (_run_row)
+    phi_paths: dict  # (seed, iit, dropout) -> the phi weights at each evaluation
+    phi_init: dict  # the phi weights before training, by component (the model's own phi_init)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        table = pd.DataFrame(self.runs)
+        table["train PPL"] = np.exp(table["final train loss"])
+        return table
+
+
+def train_grid(p: dict, data: Data) -> TrainingGrid:
+    """Model A's design with and without the IIT term on every seed (dropout 0.15), then with dropout 0.25 and
+    the IIT term on the first ``dropout_seeds`` seeds."""
+    arms = [(s, iit, 0.15) for s in p["seeds"] for iit in (True, False)]
+    arms += [(s, True, 0.25) for s in p["seeds"][: p["dropout_seeds"]]]
+    runs, paths = [], {}
+    for s, iit, dropout in arms:
+        model, result, _ = train_variant(p, data, s, iit=iit, dropout=dropout, lambda_phi=p["lambda_phi"])
+        runs.append(_run_row(model, result, s, iit, dropout))
+        paths[(s, iit, dropout)] = [e["phi_weights"] for e in result.evals]
+    return TrainingGrid(runs, paths, dict(zip(COMPONENTS, model.config.phi_init)))
+
+
+def iit_comparison(grid: TrainingGrid) -> Shown:
+    """Validation PPL with and without the IIT term (dropout 0.15). The unit is the seed: n paired differences
+    (with - without, same seed), an exact sign-flip test over all 2^n sign patterns and a t-interval of the mean
+    difference; no test on n pairs can give p below 2 / 2^n."""
+    table = grid.table
+    main = table[table.dropout == 0.15]
+    with_iit = main[main.iit].sort_values("seed")["best val PPL"].to_numpy()
+    without_iit = main[~main.iit].sort_values("seed")["best val PPL"].to_numpy()
+    ci_iit, ci_plain = inference.t_interval(with_iit), inference.t_interval(without_iit)
+    differences = with_iit - without_iit
+    effect = inference.paired(differences, "seed")
+    summary = pd.DataFrame({
+        "condition": ["with IIT term", "without IIT term"], "seeds": [len(with_iit), len(without_iit)],
+        "mean val PPL": [ci_iit.estimate, ci_plain.estimate],
+        "95% CI low (t)": [ci_iit.low, ci_plain.low], "95% CI high (t)": [ci_iit.high, ci_plain.high],
+    }).set_index("condition")
+    glued = {"ppl_iit": ci_iit.estimate, "ppl_iit_low": ci_iit.low, "ppl_iit_high": ci_iit.high,
+             "ppl_plain": ci_plain.estimate, "ppl_plain_low": ci_plain.low, "ppl_plain_high": ci_plain.high,
+             "diff": effect.estimate, "diff_low": effect.low, "diff_high": effect.high, "diff_p": effect.p,
+             "diff_p_floor": effect.p_floor, "diff_n": effect.n, "n_negative": int((differences < 0).sum()),
+             "n_seeds": len(with_iit)}
+    record = {"ppl_iit": ci_iit.__dict__, "ppl_plain": ci_plain.__dict__, "paired_difference": effect.__dict__}
+    return Shown(summary.round(2), glued, record)
+
+
+def phi_figure(grid: TrainingGrid, seed: int):
+    """The phi weights at each evaluation of ``seed``'s runs with the IIT term, one line per component."""
+    import plotly.graph_objects as go  # plotly takes about a second to import; only the pages draw
+
+    fig = go.Figure()
+    for (s, iit, dropout), path in grid.phi_paths.items():
+        if not iit or s != seed:
+            continue
+        for name in COMPONENTS:
+            fig.add_trace(go.Scatter(y=[w[name] for w in path], mode="lines+markers", name=f"{name}, dropout {dropout}",
+                                     line={"dash": "solid" if dropout == 0.15 else "dot"}))
+    fig.update_layout(title=f"Phi weights at each evaluation (seed {seed}, IIT on)",
+                      xaxis_title="evaluation", yaxis_title="softmax weight", height=420)
+    return fig
+
+
+def phi_table(grid: TrainingGrid) -> pd.DataFrame:
+    """Every run's phi weights after training."""
+    return pd.DataFrame([{"seed": r["seed"], "iit": r["iit"], "dropout": r["dropout"], **r["phi weights"]}
+                         for r in grid.runs]).set_index(["seed", "iit", "dropout"]).round(3)
+
+
+def phi_weight_change(weights: dict, init: dict) -> float:
+    """The largest change of a phi weight from its initial value."""
+    return max(abs(weights[name] - w0) for name, w0 in init.items())
+
+
+def dropout_and_memory(grid: TrainingGrid, p: dict) -> Shown:
+    """How far the phi weights moved with the IIT term on (dropout 0.15 and 0.25) and off, the PPL of the two
+    dropouts on the same seeds, and the memory's writes over all runs; with the report's figures beside them."""
+    table = grid.table
+    moved = lambda runs: max(phi_weight_change(r["phi weights"], grid.phi_init) for r in runs)
+    move_015 = moved(r for r in grid.runs if r["iit"] and r["dropout"] == 0.15)
+    move_025 = moved(r for r in grid.runs if r["iit"] and r["dropout"] == 0.25)
+    move_plain = moved(r for r in grid.runs if not r["iit"])
+    ppl_025 = table[table.dropout == 0.25]["best val PPL"].mean()
+    same_seeds = table.seed.isin(p["seeds"][: p["dropout_seeds"]])
+    ppl_015 = table[(table.dropout == 0.15) & table.iit & same_seeds]["best val PPL"].mean()
+    writes = int(table["memory writes"].sum())
+    glued = {"move_iit_015": move_015, "move_iit_025": move_025, "move_plain": move_plain,
+             "dropout_ppl_025": ppl_025, "dropout_ppl_015": ppl_015, "memory_writes": writes,
+             **{f"reported_{k}": v for k, v in REPORTED["model A phi weights"].items()},
+             "reported_a": REPORTED["model A val PPL"], "reported_b": REPORTED["model B val PPL"]}
+    shown = pd.Series({"largest weight change, IIT on, dropout 0.15": move_015,
+                       "largest weight change, IIT on, dropout 0.25": move_025,
+                       "largest weight change, IIT off": move_plain,
+                       "mean val PPL, dropout 0.15 (same seeds)": ppl_015,
+                       "mean val PPL, dropout 0.25": ppl_025,
+                       "memory writes, all runs": writes}).to_frame("value").round(4)
+    return Shown(shown, glued)
+
+
+def recipe_comparison(p: dict, data: Data, grid: TrainingGrid) -> Shown:
+    """Models A and B, each trained as its own script trained it, on the first ``recipe_seeds`` seeds."""
+    runs = []
+    for s in p["seeds"][: p["recipe_seeds"]]:
+        for name in ("model A", "model B"):
+            model, result, _ = train_recipe(p, data, s, name)
+            tcfg = train_config(p, s, name)
+            runs.append({"seed": s, "recipe": name, "dropout": model.config.dropout, "IIT term": model.config.iit,
+                         "lr": tcfg.lr, "weight decay": tcfg.weight_decay, "eps": f"{tcfg.eps:g}",
+                         "min_delta": tcfg.min_delta,
+                         "training windows": int(recipe_windows(p, data, name).size(0)),
+                         "best val PPL": result.best_val_ppl,
+                         "train PPL": float(np.exp(final_train_loss(result))),
+                         "phi weight change": phi_weight_change(model.phi_weights(), grid.phi_init),
+                         "memory writes": int(model.memory.write_count)})
+    recipes = pd.DataFrame(runs)
+    ran = len(recipes) > 0
+    mean_of = lambda name, col: float(recipes[recipes.recipe == name][col].mean()) if ran else float("nan")
+    glued = {"recipe_seeds_run": int(recipes.seed.nunique()) if ran else 0,
+             "model_a_recipe_ppl": mean_of("model A", "best val PPL"),
+             "model_b_recipe_ppl": mean_of("model B", "best val PPL"),
+             "move_model_b": mean_of("model B", "phi weight change"),
+             "move_model_a": mean_of("model A", "phi weight change")}
+    return Shown(recipes.round(4), glued, {"recipe_runs": runs})
+
+
+def training_record(p: dict, grid: TrainingGrid, iit: Shown, recipes: Shown) -> dict:
+    """What p2_training writes to runs/p2/p2_training.json."""
+    return {"profile_size": {k: p[k] for k in ("n_layer", "n_head", "n_embd", "seq_len", "vocab", "epochs")},
+            "runs": grid.runs, **iit.record, **recipes.record}
+
+
+def decoder_setup(p: dict, data: Data) -> Shown:
+    """p2_mode_collapse's set-up: the corpus, whether the script's stop token exists, and the decoders."""
+    eos = ("the end-of-text token has an id of its own" if data.eos_id is not None else
+           "the cut vocabulary folds the end-of-text token into unk, so the script's stop cannot fire")
+    glued = {"corpus_sentence": Markdown(corpus_sentence(p, data)),
+             "eos_sentence": Markdown(f"The script's presets generate {SCRIPT_MAX_NEW_TOKENS} tokens and stop at the "
+                                      f"end-of-text token; in this run {eos}. The book's decoders generate "
+                                      f"{p['max_new_tokens']} tokens without a stop.")}
+    table = pd.DataFrame([{"decoder": d, "set": "script" if d in SCRIPT_PRESETS else "book's addition",
+                           **{k: v for k, v in DECODERS[d].to_dict().items() if k != "name"}}
+                          for d in p["decoders"]]).set_index("decoder")
+    return Shown(table, glued)
+
+
+# The three models p2_mode_collapse compares: the original (no causal mask), the original without the IIT term,
+# and the fixed one. Their order is the page's: original, without IIT, fixed.
+COLLAPSE_VARIANTS = {"model A (no causal mask, IIT on)": dict(causal=False, iit=True),
+                     "model A without IIT term": dict(causal=False, iit=False),
+                     "fixed (causal mask, IIT on)": dict(causal=True, iit=True)}
+
+
+@dataclass
+class CollapseModels:
+    models: dict  # name -> trained model, in COLLAPSE_VARIANTS' order
+    evidence: list[dict]  # per model: the causality test, teacher-forced PPL over all positions and at the last
+    nll: dict  # name -> mean validation NLL at each position of the window
+
+    @property
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.evidence).set_index("model").round(2)
+
+
+def train_collapse_variants(p: dict, data: Data, seed: int) -> CollapseModels:
+    models, evidence, nll = {}, [], {}
+    for name, switches in COLLAPSE_VARIANTS.items():
+        model, _, _ = train_variant(p, data, seed, **switches)
+        models[name] = model
+        nll[name] = position_nll(model, data.val)
+        evidence.append({"model": name,
+                         "causality test": "pass" if leaks.causality_test(model, data.vocab_size) else "FAIL",
+                         "val PPL, all positions (teacher forcing)": float(np.exp(nll[name].mean())),
+                         "val PPL, last position only": float(np.exp(nll[name][-1]))})
+    return CollapseModels(models, evidence, nll)
+
+
+def position_figure(variants: CollapseModels):
+    """Validation perplexity at each position, for the original model and the fixed one."""
+    import plotly.graph_objects as go  # plotly takes about a second to import; only the pages draw
+
+    orig, _, fixed = COLLAPSE_VARIANTS
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(y=np.exp(variants.nll[orig]), mode="lines", name="model A (no causal mask)"))
+    fig.add_trace(go.Scatter(y=np.exp(variants.nll[fixed]), mode="lines", name="fixed (causal mask)"))
+    fig.update_layout(title="Validation perplexity at each position of the window", xaxis_title="position",
+                      yaxis_title="perplexity", yaxis_type="log", height=400)
+    return fig
+
+
+def mechanism_figures(variants: CollapseModels) -> dict:
+    """The glued figures of the mechanism: the original's and the fixed model's PPL over all positions and at
+    the last one, and the original's size (the ledger's scale gate reads it)."""
+    orig, _, fixed = COLLAPSE_VARIANTS
+    ev = {e["model"]: e for e in variants.evidence}
+    all_orig, last_orig = ev[orig]["val PPL, all positions (teacher forcing)"], ev[orig]["val PPL, last position only"]
+    all_fixed, last_fixed = (ev[fixed]["val PPL, all positions (teacher forcing)"],
+                             ev[fixed]["val PPL, last position only"])
+    return {"n_params": variants.models[orig].num_parameters(), "last_orig": last_orig, "all_orig": all_orig,
+            "last_fixed": last_fixed,
+            "mechanism_sentence": Markdown(mechanism_sentence(all_orig, last_orig, all_fixed, last_fixed))}
+
+
+@dataclass
+class Diversity:
+    table: pd.DataFrame  # textstats.summary per (model, decoder)
+    samples: pd.DataFrame  # every model's continuation of the first prompt, per decoder
+
+    def repetition(self, model: str, decoder: str) -> float:
+        key = (model, decoder)
+        return float(self.table.loc[key, "repetition 1-gram"]) if key in self.table.index else float("nan")
+
+    def self_bleu(self, model: str, decoder: str) -> float:
+        key = (model, decoder)
+        return float(self.table.loc[key, "self-BLEU"]) if key in self.table.index else float("nan")
+
+
+def collapse_diversity(variants: CollapseModels, data: Data, p: dict, seed: int) -> Diversity:
+    """Every model's continuations of the page's prompts under every decoder, summarised per decoder."""
+    rows, samples = [], []
+    for name, model in variants.models.items():
+        gens = generations(model, data, p["prompts"], p["decoders"], p["max_new_tokens"], seed, p["seq_len"])
+        for decoder, figures in diversity_table(gens).items():
+            rows.append({"model": name, "decoder": decoder,
+                         "set": "script" if decoder in SCRIPT_PRESETS else "book's addition", **figures})
+        samples += [{"model": name, "decoder": g["decoder"], "prompt": g["prompt"], "continuation": g["text"]}
+                    for g in gens if g["prompt"] == p["prompts"][0]]
+    return Diversity(pd.DataFrame(rows).set_index(["model", "decoder"]),
+                     pd.DataFrame(samples).set_index(["model", "decoder"])[["continuation"]])
+
+
+def repetition_figures(diversity: Diversity, p: dict) -> Shown:
+    """Unigram repetition per model and decoder (the figure), the rates the prose and the ledger read (the claim
+    is about three temperatures), and the sentence on collapse (``record["collapse_sentence"]``)."""
+    import plotly.graph_objects as go  # plotly takes about a second to import; only the pages draw
+
+    orig, plain, fixed = COLLAPSE_VARIANTS
+    rep = diversity.repetition
+    glued = {f"rep_script_{preset.split()[0].lower()}_{tag}": rep(name, preset)
+             for name, tag in ((orig, "orig"), (plain, "plain"), (fixed, "fixed")) for preset in SCRIPT_PRESETS}
+    glued |= {"rep_greedy_orig": rep(orig, "greedy"), "rep_greedy_fixed": rep(fixed, "greedy"),
+              "rep_greedy_plain": rep(plain, "greedy"), "rep_t1_orig": rep(orig, "temperature 1.0"),
+              "rep_t1_fixed": rep(fixed, "temperature 1.0"), "rep_t07_orig": rep(orig, "temperature 0.7"),
+              "rep_t12_orig": rep(orig, "temperature 1.2"),
+              "selfbleu_orig": diversity.self_bleu(orig, "temperature 1.0"),
+              "selfbleu_fixed": diversity.self_bleu(fixed, "temperature 1.0")}
+    fig = go.Figure()
+    for name in COLLAPSE_VARIANTS:
+        fig.add_trace(go.Bar(x=list(p["decoders"]), y=[rep(name, d) for d in p["decoders"]], name=name))
+    fig.update_layout(title="Unigram repetition rate of the continuations (1 - unique/total tokens)", barmode="group",
+                      yaxis_title="repetition rate", height=420)
+    sampled = next((d for d in ("Balanced (script)", "temperature 1.0") if d in p["decoders"]), p["decoders"][-1])
+    greedy = next((d for d in ("Greedy (script)", "greedy") if d in p["decoders"]), p["decoders"][0])
+    sentence = collapse_sentence(rep(orig, greedy), rep(fixed, greedy), rep(orig, sampled), sampled)
+    return Shown(fig, glued, {"collapse_sentence": Markdown(sentence)})
+
+
+EXPECTATIONS_RECIPE = "october 6-layer"  # the configuration 004's projections were written for
+
+
+@dataclass
+class ExpectationsRun:
+    model: Infinito
+    result: object  # train.TrainResult
+    setup: Shown  # the configuration table and its glued figures
+
+
+def train_expectations(p: dict, data: Data, seed: int) -> ExpectationsRun:
+    """p2_expectations' run: the October configuration, trained as its script trained it, at the profile's size."""
+    model, result, _ = train_recipe(p, data, seed, EXPECTATIONS_RECIPE)
+    tcfg = train_config(p, seed, EXPECTATIONS_RECIPE)
+    n_params_full = full_size_parameters(EXPECTATIONS_RECIPE)
+    glued = {"corpus_sentence": Markdown(corpus_sentence(p, data)), "n_params_full": n_params_full,
+             "n_params_run": model.num_parameters(), "n_layer_run": model.config.n_layer, "lr_run": tcfg.lr,
+             "batch_run": tcfg.batch_size}
+    table = pd.Series({"configuration": EXPECTATIONS_RECIPE, "layers": model.config.n_layer,
+                       "width": model.config.n_embd, "parameters (this run)": model.num_parameters(),
+                       "parameters (original size)": n_params_full, "learning rate": tcfg.lr,
+                       "batch": tcfg.batch_size, "betas": str(tcfg.betas), "eps": f"{tcfg.eps:g}",
+                       "schedule": f"{tcfg.scheduler} per {tcfg.scheduler_interval}", "epochs": tcfg.epochs,
+                       "memory": model.config.memory_kind, "IIT loss": model.config.iit}).to_frame("value")
+    return ExpectationsRun(model, result, Shown(table, glued))
+
+
+def expectations_judged(run: ExpectationsRun, data: Data, p: dict, seed: int) -> Shown:
+    """Every projection of 004 judged against this run's measurements (judge_projections), with the counts and
+    lists the prose glues; ``record`` holds the rows and the measurements for runs/p2."""
+    model = run.model
+    measured = {**training_measures(run.result), **continuation_measures(model, data, p, seed),
+                **memory_measurements(model.memory, int(model.memory.write_count)),
+                "sigma": model.exploration_sigma.item(),
+                "parameters (millions)": run.setup.glued["n_params_full"] / 1e6}
+    rows = judge_projections(measured, p, data.corpus.name)
+    summary = projection_summary(rows)
+    table = pd.DataFrame(rows).set_index("figure")
+    glued = {"met": summary["met"], "judged": summary["judged"], "untestable": summary["untestable"],
+             "met_list": "; ".join(summary["lists"]["met"]) or "none",
+             "not_met_list": "; ".join(summary["lists"]["not met"]) or "none",
+             "untestable_list": "; ".join(summary["lists"]["not testable here"]) or "none",
+             "best_ppl": measured["best val PPL"], "selfbleu": measured["self-BLEU"],
+             "projection_sentence": Markdown(projection_sentence(summary))}
+    record = {"configuration": EXPECTATIONS_RECIPE, "rows": table.reset_index().to_dict("records"),
+              "measured": measured}
+    return Shown(table.assign(measured=table["measured"].round(3)), glued, record)

@@ -62,3 +62,46 @@ def test_eos_id_survives_only_a_vocabulary_that_keeps_it():
     d = fake_data("x", 50)
     d.vocab.kept[3] = corpus.EOT
     assert d.eos_id == 3
+
+
+def fake_grid(seeds=(0, 1, 2), dropout_seeds=1) -> part2.TrainingGrid:
+    """Runs with made-up figures: the IIT term lowers PPL by 5 on every seed; phi weights drift by 0.01 per seed."""
+    init = dict(zip(part2.COMPONENTS, part2.InfinitoConfig(vocab_size=8).phi_init))
+    runs = []
+    for s, iit, dropout in [(s, iit, 0.15) for s in seeds for iit in (True, False)] + \
+            [(s, True, 0.25) for s in seeds[:dropout_seeds]]:
+        weights = {k: w + 0.01 * (s + 1) * (1 if iit else 0) for k, w in init.items()}
+        runs.append({"seed": s, "iit": iit, "dropout": dropout, "best val PPL": 100.0 + s - 5.0 * iit,
+                     "final train loss": 4.0, "best step": 10, "steps": 10, "stopped early": False,
+                     "phi weights": weights, "sigma": 0.1, "memory writes": 0})
+    return part2.TrainingGrid(runs, {}, init)
+
+
+def test_phi_weight_change_is_measured_from_the_models_own_initial_weights():
+    grid = fake_grid()
+    assert grid.phi_init == dict(zip(part2.COMPONENTS, (0.3, 0.3, 0.2, 0.2)))
+    assert math.isclose(part2.phi_weight_change({**grid.phi_init, "complexity": 0.45}, grid.phi_init), 0.25)
+    moves = part2.dropout_and_memory(grid, {"seeds": [0, 1, 2], "dropout_seeds": 1})
+    assert math.isclose(moves.glued["move_iit_015"], 0.03) and moves.glued["move_plain"] == 0.0
+    assert list(moves.glued)[:6] == ["move_iit_015", "move_iit_025", "move_plain", "dropout_ppl_025",
+                                     "dropout_ppl_015", "memory_writes"]
+
+
+def test_iit_comparison_pairs_by_seed_and_cannot_go_below_its_design_floor():
+    shown = part2.iit_comparison(fake_grid())
+    assert shown.glued["diff"] == -5.0 and shown.glued["n_negative"] == 3 and shown.glued["diff_n"] == 3
+    assert shown.glued["diff_p"] >= 0.25 and shown.glued["diff_p_floor"] == 0.25  # 3 pairs: 2 / 2^3
+    assert list(shown.table.index) == ["with IIT term", "without IIT term"]
+    assert set(shown.record) == {"ppl_iit", "ppl_plain", "paired_difference"}
+
+
+def test_repetition_figures_read_nan_for_a_decoder_the_page_did_not_run():
+    import pandas as pd
+
+    rows = [{"model": m, "decoder": d, "repetition 1-gram": 0.5, "self-BLEU": 0.1}
+            for m in part2.COLLAPSE_VARIANTS for d in ("greedy", "temperature 1.0")]
+    diversity = part2.Diversity(pd.DataFrame(rows).set_index(["model", "decoder"]), pd.DataFrame())
+    shown = part2.repetition_figures(diversity, {"decoders": ["greedy", "temperature 1.0"]})
+    assert shown.glued["rep_greedy_orig"] == 0.5 and math.isnan(shown.glued["rep_t07_orig"])
+    assert sum(k.startswith("rep_script_") for k in shown.glued) == 3 * len(part2.SCRIPT_PRESETS)
+    assert "equally" in shown.record["collapse_sentence"].data
