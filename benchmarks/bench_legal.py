@@ -3,6 +3,9 @@ LoRA configuration, same examples, same machine).
 
     .venv/bin/python benchmarks/bench_legal.py [--model smollm2-135m] [--steps 12] [--examples 48] [--json out.json]
 
+The figures depend on the CPU (the output names it): benchmarks/bench_legal_cpu.json ran on an AMD EPYC,
+benchmarks/bench_legal_cpu_intel.json on an Intel Xeon with AMX, both with 2 threads.
+
 Training, in float32 and under bfloat16 autocast (the chapter's cpu profile): lab.legal.lora's step (the decoder over the whole sequence, the vocabulary projection on the answer
 tokens only) against the plain step, ``model(input_ids, attention_mask, labels).loss``, which projects every
 position onto the 49,152-token vocabulary; both with AdamW and gradient clipping on the same batches of 4.
@@ -26,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from lab import models  # noqa: E402
+from lab import models, provenance  # noqa: E402
 from lab.legal import data, evaluate, lora  # noqa: E402
 
 
@@ -81,7 +84,8 @@ def main() -> None:
     _, tok = models.load(args.model)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     encoded = [lora.encode_example(tok, e) for name in sorted(legal.tasks) for e in legal.tasks[name].splits["train"]]
-    out = {"model": args.model, "threads": args.threads, "batch": 4, "lora": "r 16, alpha 32, q/v/o/gate"}
+    out = {"model": args.model, "cpu": provenance.device()["cpu"], "threads": args.threads, "batch": 4,
+           "lora": "r 16, alpha 32, q/v/o/gate"}
     out["train examples/s, plain"] = train_rate(args.model, encoded, pad, args.steps, plain=True)
     out["train examples/s, lab"] = train_rate(args.model, encoded, pad, args.steps, plain=False)
     out["train ratio"] = out["train examples/s, lab"] / out["train examples/s, plain"]
