@@ -21,9 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from IPython.display import Markdown
 
-from .infinito import ORIGINAL_PARAMETERS
+from . import leaks
+from .chapters import part2
+from .corpus import make_collate
+from .infinito import ORIGINAL_PARAMETERS, Infinito
 from .params import Param, Spec
 
 ORIGINAL_REPO = "webtilians/principiodelTodo"
@@ -61,9 +66,7 @@ def cite(key: str) -> str:
 
 
 def _spec() -> Spec:
-    from .chapters.part2 import COMMON
-
-    return Spec(*COMMON,
+    return Spec(*part2.COMMON,
                 Param("curve_steps", (int,), "optimiser steps of each line-level run", minimum=1),
                 Param("curve_eval_every", (int,), "steps between evaluations of the curves", minimum=1),
                 Param("curve_val_lines", (int,), "validation lines scored at each evaluation", minimum=16),
@@ -438,8 +441,6 @@ def attribution_sentence(found: dict | None, cross: int | None, steps_per_epoch:
 
 def reported_figures() -> dict:
     """The original's own figures and pipeline constants the page's prose cites."""
-    from .chapters import part2
-
     return {"reported_fake": part2.REPORTED["fake val PPL"], "orig_fake_loss": REPORTED["validated_1epoch val loss"],
             "orig_epoch1": REPORTED["best_epoch1 val PPL"], "orig_epoch2": REPORTED["best_epoch2 val PPL"],
             "orig_batch": BATCH_SIZE, "orig_min_tokens": MIN_TOKENS, "orig_max_length": MAX_LENGTH,
@@ -448,10 +449,6 @@ def reported_figures() -> dict:
 
 def collate_example():
     """What each collate makes of one window of nine token ids: inputs and labels."""
-    import pandas as pd
-
-    from .corpus import make_collate
-
     rows = {}
     for name, shift in (("original (labels = inputs)", False), ("fixed (labels shifted)", True)):
         x, y = make_collate(shift)([torch.arange(100, 109)])
@@ -462,11 +459,6 @@ def collate_example():
 
 def collate_checks():
     """The label-shift test on both collates."""
-    import pandas as pd
-
-    from . import leaks
-    from .corpus import make_collate
-
     rows = []
     for name, shift in (("original", False), ("fixed", True)):
         result = leaks.label_shift_test_collate(make_collate(shift))
@@ -476,11 +468,6 @@ def collate_checks():
 
 def padding_report(p: dict, data, lines: Lines, seed: int):
     """The padding share of the original's batches on this corpus, with the sentences that place it."""
-    import pandas as pd
-    from IPython.display import Markdown
-
-    from .chapters import part2
-
     shares = padding_shares(lines, seed)
     glued = {"share_train": shares["train"]["share"], "share_val": shares["validation"]["share"],
              "corpus_sentence": Markdown(corpus_sentence(lines, shares)),
@@ -513,9 +500,6 @@ class LineRuns:
 def train_line_runs(p: dict, data, lines: Lines, shares: dict, seed: int) -> LineRuns:
     """The original's line-level pipeline, trained with labels = inputs (the copy bug) and with shifted labels
     and padding counted (validate_full_dataset.py), on the run's model without a causal mask."""
-    from .chapters import part2
-    from .infinito import Infinito
-
     val_rows = lines.rows["validation"][:p["curve_val_lines"]]
     runs = {}
     for name, shift, steps in ((COPY_RUN, False, p["curve_steps"]), (SHIFTED_RUN, True, p["shifted_steps"])):
@@ -531,11 +515,8 @@ def train_line_runs(p: dict, data, lines: Lines, shares: dict, seed: int) -> Lin
 def copy_curve_report(p: dict, line_runs: LineRuns):
     """Where the copy-bug curve reaches the reported 18.99 and where it plateaus (the stated rule), as a figure,
     the glued figures and sentences, and the copy-bug curve's table; ``record`` holds the plateau and crossing."""
-    import pandas as pd
     import plotly.graph_objects as go  # plotly takes about a second to import; only the pages draw
-    from IPython.display import Markdown
 
-    from .chapters import part2
 
     copy, shifted = line_runs.copy, line_runs.shifted
     reported = part2.REPORTED["fake val PPL"]
@@ -566,11 +547,6 @@ def copy_curve_report(p: dict, line_runs: LineRuns):
 def loss_split_report(p: dict, line_runs: LineRuns, curves) -> "part2.Shown":
     """Each line-level model's validation loss split over padded and real labels, and the padding share the
     reported 18.99 would need (arithmetic); ``curves``: copy_curve_report's result."""
-    import pandas as pd
-    from IPython.display import Markdown
-
-    from .chapters import part2
-
     reported = part2.REPORTED["fake val PPL"]
     found, cross = curves.record["plateau"], curves.record["cross_step"]
     steps_per_epoch = line_runs.shares["train"]["batches"]
@@ -600,13 +576,6 @@ SETUPS = (("labels = inputs, no causal mask (Experiment 1)", False, False),
 def setup_runs(p: dict, data, seed: int):
     """The four set-ups trained on the page's windows: validation PPL through each set-up's own pipeline, both
     leak tests, and how much each model's next-token prediction relies on seeing the future."""
-    import pandas as pd
-    from IPython.display import Markdown
-
-    from . import leaks
-    from .chapters import part2
-    from .corpus import make_collate
-
     rows, reliance = [], {}
     for name, causal, shift in SETUPS:
         model, result, _ = part2.train_variant(p, data, seed, causal=causal, shift_labels=shift)
@@ -633,11 +602,6 @@ def setup_runs(p: dict, data, seed: int):
 def baseline_report(p: dict, data, honest: float):
     """Unigram and bigram baselines (baselines()), and where the fixed model (``honest``, its validation PPL)
     lands among them."""
-    import pandas as pd
-    from IPython.display import Markdown
-
-    from .chapters import part2
-
     base = pd.DataFrame(baselines(p, data))
     run_vocab = base[base["vocabulary"].str.contains("this run")].set_index("model")["ppl"]
     gpt2 = base[base["vocabulary"].str.startswith("50,257")].set_index("model")
