@@ -24,6 +24,7 @@ from typing import Callable
 
 import yaml
 
+from .legal import criteria as legal_plan
 from .params import Param, Spec
 from .provenance import REPO
 
@@ -757,19 +758,19 @@ def _legal(r: Results, task: str, threshold: float, label: str) -> Verdict:
 
 @rule
 def legal_jurisdiction_accuracy(r: Results) -> Verdict:
-    return _legal(r, "jurisdiction", 0.60, "jurisdiction accuracy")
+    return _legal(r, "jurisdiction", legal_plan.EXPECTED["jurisdiction"][0], "jurisdiction accuracy")
 
 
 @rule
 def legal_concept_accuracy(r: Results) -> Verdict:
-    return _legal(r, "topic", 0.65, "topic accuracy")
+    return _legal(r, "topic", legal_plan.EXPECTED["topic"][0], "topic accuracy")
 
 
 @rule
 def legal_loss_reduction(r: Results) -> Verdict:
     v, lo, hi = (r("p3_legal_lora", k) for k in ("p3_loss_reduction", "p3_loss_reduction_low",
                                                   "p3_loss_reduction_high"))
-    return Verdict(against(lo, hi, 0.5), f"validation-loss reduction {ci(v, lo, hi)} (t interval over seeds)",
+    return Verdict(against(lo, hi, legal_plan.LOSS_REDUCTION), f"validation-loss reduction {ci(v, lo, hi)} (t interval over seeds)",
                    run_part3(r))
 
 
@@ -787,8 +788,8 @@ def legal_beats_random(r: Results) -> Verdict:
     for t in PLAN_TASKS:
         d, lo, hi, pv = (r(p, f"p3_{t}_vs_random{s}") for s in ("", "_low", "_high", "_p_holm"))
         parts.append(f"{t} {ci(d, lo, hi)} (largest Holm p over the adapters {pv:.4f})")
-        better.append(pv < 0.05 and d > 0)
-        worse.append(pv < 0.05 and d < 0)
+        better.append(pv < legal_plan.P_VS_RANDOM and d > 0)
+        worse.append(pv < legal_plan.P_VS_RANDOM and d < 0)
         below.append(d <= 0)
     status = ("supported" if all(better) else "refuted" if any(worse)
               else "not supported" if all(below) else "inconclusive")
@@ -810,8 +811,9 @@ def legal_gain_over_base(r: Results) -> Verdict:
     if r.has(p, "p3_jurisdiction_calibrated"):
         fairer = (f"; the fairer references: the calibrated zero-shot model {r(p, 'p3_jurisdiction_calibrated'):.3f}, "
                   f"a frozen-feature probe {r(p, 'p3_jurisdiction_probe'):.3f}")
-    return Verdict(against(lo, hi, 0.15), f"jurisdiction accuracy gain over the zero-shot base model {ci(d, lo, hi)} "
-                   f"against +0.15; the base model's {base:.3f} is {where} random ({rnd:.3f}), majority class "
+    gain = legal_plan.GAIN_OVER_BASE
+    return Verdict(against(lo, hi, gain), f"jurisdiction accuracy gain over the zero-shot base model {ci(d, lo, hi)} "
+                   f"against +{gain:.2f}; the base model's {base:.3f} is {where} random ({rnd:.3f}), majority class "
                    f"{maj:.3f}: over the majority class LoRA ({lora:.3f}) gains {lora - maj:+.3f}, and on topic "
                    f"{topic - topic_maj:+.3f} ({topic:.3f} against {topic_maj:.3f}){fairer}", run_part3(r))
 
@@ -819,8 +821,7 @@ def legal_gain_over_base(r: Results) -> Verdict:
 @rule
 def legal_latency(r: Results) -> Verdict:
     ms, agree = r("p3_legal_lora", "p3_int8_p50_ms"), r("p3_legal_lora", "p3_int8_agreement")
-    # the plan's §6.1 thresholds, as in lab.legal.evaluate's LATENCY_CRITERION and QUANTIZATION_CRITERION
-    status = "supported" if ms < 150 and agree >= 0.95 else "refuted"
+    status = "supported" if ms < legal_plan.LATENCY_MS and agree >= legal_plan.INT8_AGREEMENT else "refuted"
     n = r("p3_legal_lora", "p3_int8_agreement_n") if r.has("p3_legal_lora", "p3_int8_agreement_n") else None
     return Verdict(status, f"int8 median latency {ms:.0f} ms on this book's CPU, one thread, same class as fp32 on "
                    f"{agree:.1%} of {f'{n} ' if n else ''}classification test examples (machine-dependent)",
@@ -833,9 +834,9 @@ def legal_deployment_size(r: Results) -> Verdict:
     plan = r.original("plan_model")
     int8_mb = plan["params"] / 1e6
     ours = r("p3_legal_lora", "p3_quantized_mb")
-    return Verdict("supported" if int8_mb < 300 else "refuted",
+    return Verdict("supported" if int8_mb < legal_plan.SIZE_MB else "refuted",
                    f"{plan['name']} has {plan['params'] / 1e9:.2f}B parameters ({plan['cite']}): {int8_mb:,.0f} MB "
-                   f"at int8 and {int8_mb / 2:,.0f} MB at 4 bits, against < 300 MB; this book's 135M model, "
+                   f"at int8 and {int8_mb / 2:,.0f} MB at 4 bits, against < {legal_plan.SIZE_MB} MB; this book's 135M model, "
                    f"quantized, is {ours:.0f} MB", RunScale("arithmetic on the plan's model"))
 
 
@@ -844,9 +845,9 @@ def lora_memory_reduction(r: Results) -> Verdict:
     """Arithmetic: the memory of weights at equal precision scales with the parameter count."""
     plan, big = r.original("plan_model"), r.original("seven_b_params")
     cut = 1 - plan["params"] / big["params"]
-    return Verdict("supported" if cut >= 0.9 else "refuted",
+    return Verdict("supported" if cut >= legal_plan.MEMORY_CUT else "refuted",
                    f"{plan['name']} ({plan['params'] / 1e9:.2f}B) against the smallest 7B model ({big['params'] / 1e9:.2f}B, "
-                   f"{big['cite']}): {cut:.1%} less memory at equal precision; a 90% cut needs the small model at a "
+                   f"{big['cite']}): {cut:.1%} less memory at equal precision; a {legal_plan.MEMORY_CUT:.0%} cut needs the small model at a "
                    "lower precision than the large one", RunScale("arithmetic on parameter counts"))
 
 

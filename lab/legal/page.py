@@ -190,3 +190,16 @@ def criteria(p: dict, results: list, scores: Scores, deployment: pd.DataFrame, s
                                          deployment, sizes, {n: len(v) for n, v in test.items()}, int8.agreement,
                                          p["model"], resamples=p["resamples"], seed=seed)
     return evaluate.split_machine_dependent(criteria)
+
+
+def glue_all(figures: dict) -> None:
+    """Glue every figure of a cell (name -> value) for the prose and the claims ledger, without displaying it."""
+    from myst_nb import glue
+
+    for name, value in figures.items():
+        glue(name, value, display=False)
+
+
+def timings_table(timings: dict) -> pd.DataFrame:
+    """Wall seconds per phase of the chapter."""
+    return pd.DataFrame({"seconds": timings}).round(0)
