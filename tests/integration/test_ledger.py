@@ -254,7 +254,7 @@ def test_a_readers_hub_model_run_meets_the_seed_scale_through_its_glued_paramete
 
 
 def test_a_part2_run_on_wikitext2_at_the_original_size_meets_the_claims_scale(claims):
-    """The corpus parameter's own value ('wikitext-2', lab/chapters/part2.py) is what the gate compares."""
+    """The corpus parameter's own value ('wikitext-2', lab/infinito/chapter.py) is what the gate compares."""
     from lab import ledger as lg
 
     page = {"__parameters__": {"corpus": "wikitext-2", "epochs": 20}, "n_params": 65_324_439}

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lab import generate, textstats
+from lab.infinito import generate, textstats
 from lab.gpt import GPT, GPTConfig
 
 

@@ -186,7 +186,7 @@ def test_train_ppl_is_exp_of_the_epoch_mean_lm_loss():
                                    {"epoch": 1, "loss": 9.0, "lm_loss": 2.0}, {"epoch": 1, "loss": 9.0, "lm_loss": 3.0}])
     assert r.epoch_lm_loss() == 3.0  # the last epoch, LM term only
     assert r.epoch_lm_loss(0) == 5.0
-    from lab.chapters import part2
+    from lab.infinito import chapter as part2
     assert part2.final_train_loss(r) == 3.0
 
 

@@ -2,7 +2,7 @@
 webtilians/principiodelTodo@9a2da8a:archive/analysis/analyze_trained_model.py)."""
 import torch
 
-from lab import generate as g
+from lab.infinito import generate as g
 from lab.gpt import GPT, GPTConfig
 
 

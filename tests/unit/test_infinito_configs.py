@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lab import corpus
-from lab.chapters import part2
+from lab.infinito import chapter as part2
 from lab.infinito import (OCTOBER_PARAMETERS, ORIGINAL_PARAMETERS, RECIPES, Infinito, WritingMemory, fixed_config,
                           model_a_config, model_b_config, october_config, scaled)
 

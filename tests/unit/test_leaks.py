@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from lab import corpus, leaks
+from lab import corpus
+from lab.infinito import leaks
 from lab.infinito import Infinito, fixed_config, original_config, scaled
 
 

@@ -1,11 +1,11 @@
-"""Computed sentences and the projection table of the Part II pages (lab.chapters.part2)."""
+"""Computed sentences and the projection table of the Part II pages (lab.infinito.chapter)."""
 import math
 
 import numpy as np
 import torch
 
 from lab import corpus
-from lab.chapters import part2
+from lab.infinito import chapter as part2
 
 SMALL = dict(vocab=4096, n_layer=2, n_head=4, n_embd=64, seq_len=64, train_windows=600, val_windows=160)
 FULL = dict(vocab=0, n_layer=4, n_head=8, n_embd=512, seq_len=256, train_windows=0, val_windows=0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from lab import leaks, postmortem as pm
+from lab.infinito import leaks, postmortem as pm
 from lab.infinito import Infinito, original_config, scaled
 
 

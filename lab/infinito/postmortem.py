@@ -26,10 +26,10 @@ import torch
 from IPython.display import Markdown
 
 from . import leaks
-from .chapters import part2
-from .corpus import make_collate
-from .infinito import ORIGINAL_PARAMETERS, Infinito
-from .params import Param, Spec
+from . import chapter as part2
+from ..corpus import make_collate
+from ..params import Param, Spec
+from .model import ORIGINAL_PARAMETERS, Infinito
 
 ORIGINAL_REPO = "webtilians/principiodelTodo"
 ORIGINAL_COMMIT = "9a2da8af"
@@ -224,7 +224,7 @@ def train_curve(model, train_rows: torch.Tensor, val_rows: torch.Tensor, collate
     model's LM loss plus its IIT term), shuffled lines, evaluated every ``eval_every`` steps and at step 0."""
     import time
 
-    from .gpt import make_adamw
+    from ..gpt import make_adamw
 
     torch.manual_seed(seed)
     device = next(model.parameters()).device
@@ -306,7 +306,7 @@ class Lines:
 
 
 def raw_lines(p: dict) -> dict[str, list[str]]:
-    from . import assets, corpus
+    from .. import assets, corpus
 
     if p["corpus"] == "wikitext-2":
         texts = corpus.load_wikitext2(p["wikitext_path"])
@@ -316,7 +316,7 @@ def raw_lines(p: dict) -> dict[str, list[str]]:
 
 def load_lines(p: dict, data) -> Lines:
     """Every line of the run's corpus as the original's loaders would read it (``data``: part2.load_data)."""
-    from .corpus import EOT
+    from ..corpus import EOT
 
     gpt2 = {k: tokenise_lines(v, data.encoding.encode_ordinary) for k, v in raw_lines(p).items()}
     to_run = (lambda ls: ls) if data.vocab is None else (lambda ls: to_vocabulary(ls, data.vocab.encode))
@@ -338,7 +338,8 @@ def padding_shares(lines: Lines, seed: int) -> dict:
 def baselines(p: dict, data) -> list[dict]:
     """Unigram and Kneser-Ney bigram fitted on the whole training split: in the run's vocabulary (the figures
     the page's models are compared with) and, with bits per byte, on the full GPT-2 vocabulary."""
-    from . import corpus, textstats
+    from .. import corpus
+    from . import textstats
 
     rows = []
     for name, fit in textstats.ngram_baselines(data.corpus.train, data.corpus.validation, data.vocab_size).items():

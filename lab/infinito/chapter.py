@@ -12,11 +12,12 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from .. import corpus, inference, leaks, textstats, train
-from ..generate import DECODERS, SCRIPT_MAX_NEW_TOKENS, SCRIPT_PRESETS, generate
-from ..infinito import (COMPONENTS, OCTOBER_PARAMETERS, ORIGINAL_PARAMETERS, RECIPES, Infinito, InfinitoConfig,
-                        original_config, scaled)
+from .. import corpus, inference, train
 from ..params import Param, Spec
+from . import leaks, textstats
+from .generate import DECODERS, SCRIPT_MAX_NEW_TOKENS, SCRIPT_PRESETS, generate
+from .model import (COMPONENTS, OCTOBER_PARAMETERS, ORIGINAL_PARAMETERS, RECIPES, Infinito, InfinitoConfig,
+                    original_config, scaled)
 
 RESULTS = Path(__file__).resolve().parents[2] / "runs" / "p2"
 ORIGINAL_TRAIN_TOKENS = 2_391_884  # WikiText-2 train, GPT-2 BPE (issue 4)

@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from .gpt import IGNORE_INDEX
+from ..gpt import IGNORE_INDEX
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ import torch
 import torch.nn as nn
 from torch.nn import functional as F
 
-from .gpt import GPT, GPTConfig
+from ..gpt import GPT, GPTConfig
 
 ORIGINAL_PARAMETERS = 65_324_439
 # the 6-layer model of 29 October, as webtilians/principiodelTodo@0949b1fc:train_v5_2_wikitext_real.py built it
