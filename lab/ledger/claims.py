@@ -1,0 +1,126 @@
+"""The claims and their scales: what ``data/claims.yml`` holds, the verdicts a rule may return, and the registries of
+rules (which judge evidence) and reasons (which say why no run of the book reaches a claim)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from ..params import Param, Spec
+from ..provenance import REPO
+
+BOOK = REPO / "book"
+CLAIMS = REPO / "data" / "claims.yml"
+ORIGINALS = REPO / "data" / "originals.yml"
+SOURCE_DIR = REPO / "data" / "sources"
+SOURCES = ("000_7d8c1fa5ebf167ba.txt", "001_2f74044695a0fe33.txt", "002_c22a35c3f9d7c84b.txt",
+           "003_3cc34b719484f3c9.txt", "004_27d3d2876e77c6bd.txt")
+VERDICTS = ("supported", "refuted", "not supported", "inconclusive", "not testable here")
+NEGATIVE = ("refuted", "not supported")
+
+
+SPEC = Spec(Param("claims_file", (str,), "the claims data file, relative to the repository"))
+
+
+class LedgerError(ValueError):
+    """A claim without a verdict source: unknown rule, page, section or glued value."""
+
+
+@dataclass(frozen=True)
+class RunScale:
+    """What a run was: a readable label, and the quantities a claim's scale is compared with (None: unknown)."""
+    what: str
+    params: float | None = None
+    data: str | None = None
+    steps: float | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    figure: str
+    run: RunScale | None = None  # the run the verdict read; None for rules that judge no run of the book's
+
+    def __post_init__(self):
+        if self.status not in VERDICTS:
+            raise LedgerError(f"unknown verdict {self.status!r}; verdicts: {', '.join(VERDICTS)}")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The scale a claim is about (from claims.yml). ``independent`` names why the claim's logic holds at any
+    scale (arithmetic, a bug by construction, code reading); a verdict on such a claim stands whatever ran."""
+    about: str
+    params: tuple[float, float] | None = None  # the parameter range the claim is about
+    data: str | None = None  # the corpus it is about
+    steps: float | None = None  # the training it is about (the unit the part's runs report)
+    independent: str | None = None
+
+    def __post_init__(self):
+        if self.params is not None:
+            object.__setattr__(self, "params", tuple(float(x) for x in self.params))
+
+    def met_by(self, run: RunScale) -> bool:
+        if self.params is not None and (run.params is None or not self.params[0] <= run.params <= self.params[1]):
+            return False
+        if self.data is not None and run.data != self.data:
+            return False
+        return self.steps is None or (run.steps is not None and run.steps >= self.steps)
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    source: str
+    claim: str
+    test: str
+    page: str
+    section: str
+    scale: Scale
+    rule: str | None = None  # the rule of RULES that judges the claim, or
+    unreached: str | None = None  # the reason of REASONS that says why no run of this book reaches it
+    args: dict = field(default_factory=dict)  # keyword arguments of the rule (one rule judging many rows)
+
+    def __post_init__(self):
+        if isinstance(self.scale, dict):
+            object.__setattr__(self, "scale", Scale(**self.scale))
+        if (self.rule is None) == (self.unreached is None):
+            raise LedgerError(f"claim {self.id}: give a judging `rule` or an `unreached` reason, exactly one")
+
+    def read(self, results: "Results") -> "Verdict":
+        """The verdict of the claim's rule (or its reason for being out of reach), before the scale gate."""
+        if self.rule is not None:
+            return RULES[self.rule](results, **self.args)
+        return REASONS[self.unreached](results, **self.args)
+
+
+RULES: dict[str, Callable[..., Verdict]] = {}  # judge evidence: each can return supported and refuted
+REASONS: dict[str, Callable[..., Verdict]] = {}  # judge nothing: say why no run of this book reaches a claim
+
+
+def rule(fn):
+    RULES[fn.__name__] = fn
+    return fn
+
+
+def reason(fn):
+    REASONS[fn.__name__] = fn
+    return fn
+
+
+def load_originals(path: Path = ORIGINALS) -> dict:
+    return yaml.safe_load(Path(path).read_text())
+
+
+def load_claims(path: Path = CLAIMS) -> list[Claim]:
+    entries = yaml.safe_load(Path(path).read_text())
+    for e in entries:
+        if "scale" not in e:
+            raise LedgerError(f"claim {e.get('id')}: no scale (what model, data or training the claim is about)")
+    claims = [Claim(**e) for e in entries]
+    ids = [c.id for c in claims]
+    if len(set(ids)) != len(ids):
+        raise LedgerError(f"duplicate claim ids in {path}")
+    return claims
