@@ -99,3 +99,18 @@ def tiny_model(tmp_path_factory) -> Path:
 def tiny_spanish_model(tmp_path_factory) -> str:
     """The SmolLM2-tokenizer tiny model (as a path string, the form lab.models.load takes)."""
     return str(build_tiny_llama(tmp_path_factory.mktemp("tiny-es") / "model", tokenizer="smollm2"))
+
+
+@pytest.fixture
+def random_llama():
+    """A function seed -> a small random-weight Llama (vocabulary 64, no tokenizer), for reference checks of
+    decoding loops against transformers' own."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    def build(seed: int = 0) -> LlamaForCausalLM:
+        torch.manual_seed(seed)
+        return LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                            num_attention_heads=4, num_key_value_heads=4,
+                                            max_position_embeddings=64)).eval()
+    return build

@@ -39,27 +39,17 @@ def test_matched_prefix_and_length_checks():
         extraction.measure(_oracle([1, 2]), [[1, 2, 3]], prefix=2, k=5)
 
 
-def test_greedy_decode_matches_transformers_generate():
+def test_greedy_decode_matches_transformers_generate(random_llama):
     """Reference check: our greedy loop gives what transformers' generate gives on a real architecture."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64)
-    model = LlamaForCausalLM(cfg).eval()
+    model = random_llama(0)
     prompts = torch.randint(0, 64, (3, 6))
     ours = extraction.greedy_decode(extraction.hf_logits_fn(model), prompts, 10)
     ref = model.generate(prompts, max_new_tokens=10, do_sample=False, pad_token_id=0)[:, 6:]
     assert torch.equal(ours, ref)
 
 
-def test_cached_generate_gives_the_same_extraction_as_the_plain_loop():
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    torch.manual_seed(1)
-    cfg = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=64)
-    model = LlamaForCausalLM(cfg).eval()
+def test_cached_generate_gives_the_same_extraction_as_the_plain_loop(random_llama):
+    model = random_llama(1)
     fn = extraction.hf_logits_fn(model)
     seqs = torch.randint(1, 64, (4, 30)).tolist()
     plain = extraction.measure(fn, seqs, prefix=10, k=12)
