@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import inference
-from . import criteria as plan
-from .criteria import LATENCY_CRITERION, QUANTIZATION_CRITERION
+from .criteria import (ACCURACY, EXPECTED, GAIN_OVER_BASE, INT8_AGREEMENT, LATENCY_CRITERION, LATENCY_MS,
+                       LOSS_REDUCTION, P_VS_RANDOM, QUANTIZATION_CRITERION, SIZE_MB, TEST_EXAMPLES, TRAINING_RUNS)
 from .data import Example, TaskSet
 
 RESAMPLES = 2000
@@ -831,16 +831,16 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
         iv = inference.t_interval(reductions)
         figures.update(p3_loss_reduction=iv.estimate, p3_loss_reduction_low=iv.low, p3_loss_reduction_high=iv.high)
         measured = f"{iv.estimate:.1%} (t95 {iv.low:.1%} to {iv.high:.1%}) over {len(reductions)} seeds"
-        verdict = verdict_above(iv, plan.LOSS_REDUCTION)
+        verdict = verdict_above(iv, LOSS_REDUCTION)
     else:
         measured = f"{reductions[0]:.1%} (one seed)"
-        verdict = "met" if reductions[0] > plan.LOSS_REDUCTION else "not met"
+        verdict = "met" if reductions[0] > LOSS_REDUCTION else "not met"
         figures.update(p3_loss_reduction=float(reductions[0]), p3_loss_reduction_low=math.nan,
                        p3_loss_reduction_high=math.nan)
-    over_half = f"> {plan.LOSS_REDUCTION:.0%}"
+    over_half = f"> {LOSS_REDUCTION:.0%}"
     rows.append([f"training convergence: validation-loss reduction {over_half} (§6.1)", measured, over_half, verdict])
 
-    accuracy = f"> {plan.ACCURACY:.0%}"
+    accuracy = f"> {ACCURACY:.0%}"
     adapter_tests = []  # (task, seed index, Paired over test examples): Holm across all of them below
     for task in lora:
         runs, rnd = seed_scores[task], baselines[task]["random"]
@@ -848,15 +848,15 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
         figures.update({f"p3_{task}_low": ci.low, f"p3_{task}_high": ci.high})
         if task in chance:
             rows.append([f"{task}: accuracy {accuracy} (§6.1)", f"{ci.estimate:.1%} [{ci.low:.1%}, {ci.high:.1%}]",
-                         accuracy, verdict_above(ci, plan.ACCURACY)])
-            expected = plan.EXPECTED.get(task)
+                         accuracy, verdict_above(ci, ACCURACY)])
+            expected = EXPECTED.get(task)
             if expected:
                 rows.append([f"{task}: plan's expected range {expected[1]}",
                              f"{ci.estimate:.1%} [{ci.low:.1%}, {ci.high:.1%}]", f">= {expected[0]:.0%}",
                              verdict_above(ci, expected[0])])
         else:
             rows.append([f"{task}: exact match {accuracy} (§6.1, read as 'accuracy' for generation)",
-                         f"{ci.estimate:.1%} [{ci.low:.1%}, {ci.high:.1%}]", accuracy, verdict_above(ci, plan.ACCURACY)])
+                         f"{ci.estimate:.1%} [{ci.low:.1%}, {ci.high:.1%}]", accuracy, verdict_above(ci, ACCURACY)])
         for k, run in enumerate(runs):
             adapter_tests.append((task, k, inference.paired(run.primary - rnd.primary, "test example", seed=seed)))
         zero = baselines[task].get("base model zero-shot")
@@ -864,10 +864,10 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
             d = interval(runs, baseline=zero, resamples=resamples, seed=seed)
             figures.update({f"p3_{task}_vs_base": d.estimate, f"p3_{task}_vs_base_low": d.low,
                             f"p3_{task}_vs_base_high": d.high})
-            gain = f"+{plan.GAIN_OVER_BASE * 100:.0f}"
+            gain = f"+{GAIN_OVER_BASE * 100:.0f}"
             rows.append([f"{task}: {gain} to 25 points over the base model (§3.1)",
                          f"{d.estimate * 100:+.1f} points [{d.low * 100:+.1f}, {d.high * 100:+.1f}]",
-                         f">= {gain} points", verdict_above(d, plan.GAIN_OVER_BASE)])
+                         f">= {gain} points", verdict_above(d, GAIN_OVER_BASE)])
     # a second pass over the tasks: each adapter's Holm-adjusted p needs every adapter's test first
     adjusted = inference.holm([t.p for _, _, t in adapter_tests]) if adapter_tests else []
     for task in lora:
@@ -886,11 +886,11 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
             ts = inference.paired(per_seed, "seed", seed=seed)
             figures.update({f"p3_{task}_vs_random_seed_p": ts.p, f"p3_{task}_vs_random_seed_n": ts.n})
             over_seeds = f"; over the {ts.n} seeds, exact p = {ts.p:.4f} (cannot go below {ts.p_floor:.4f})"
-        ok = worst < plan.P_VS_RANDOM and all(t.estimate > 0 for t, _ in mine) and d.low > 0
-        rows.append([f"{task}: p < {plan.P_VS_RANDOM} vs random baseline (§6.1)",
+        ok = worst < P_VS_RANDOM and all(t.estimate > 0 for t, _ in mine) and d.low > 0
+        rows.append([f"{task}: p < {P_VS_RANDOM} vs random baseline (§6.1)",
                      f"{metric} {d.estimate * 100:+.1f} points [{d.low * 100:+.1f}, {d.high * 100:+.1f}] over seeds and "
                      f"examples; each adapter over its {n_examples} test examples, largest Holm p = {worst:.4f}"
-                     + over_seeds, f"p < {plan.P_VS_RANDOM} (each adapter)", "met" if ok else "not met"])
+                     + over_seeds, f"p < {P_VS_RANDOM} (each adapter)", "met" if ok else "not met"])
 
     plans_model = model == PLAN_MODEL
     int8 = deployment.loc[INT8]
@@ -900,11 +900,11 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
                f"(median over {int(int8['queries'])} queries, each the median of {int(int8['repeats'])} repeats; "
                f"bootstrap 95% interval), p95 {int8['p95 ms']:.0f} ms, on this machine's CPU")
     if plans_model:
-        rows.append([LATENCY_CRITERION, latency, f"p50 < {plan.LATENCY_MS} ms",
+        rows.append([LATENCY_CRITERION, latency, f"p50 < {LATENCY_MS} ms",
                      verdict_above(inference.Interval(-int8["p50 ms"], -int8["p50 high"], -int8["p50 low"]),
-                                   -plan.LATENCY_MS)])
+                                   -LATENCY_MS)])
     else:
-        rows.append([LATENCY_CRITERION, f"{model}, not {PLAN_MODEL}: {latency}", f"p50 < {plan.LATENCY_MS} ms",
+        rows.append([LATENCY_CRITERION, f"{model}, not {PLAN_MODEL}: {latency}", f"p50 < {LATENCY_MS} ms",
                      NOT_TESTABLE])
     overall = agreement.loc["all"]
     figures.update(p3_int8_agreement=float(overall["agreement"]), p3_int8_agreement_low=float(overall["low"]),
@@ -913,26 +913,26 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
                  f"int8 (weight-only): same class as float32 on {int(overall['same class'])} of "
                  f"{int(overall['examples'])} classification "
                  f"test examples, {overall['agreement']:.1%} [Wilson {overall['low']:.1%}, {overall['high']:.1%}]",
-                 f">= {plan.INT8_AGREEMENT:.0%}",
+                 f">= {INT8_AGREEMENT:.0%}",
                  verdict_above(inference.Interval(float(overall["agreement"]), float(overall["low"]),
-                                                  float(overall["high"])), plan.INT8_AGREEMENT)])
+                                                  float(overall["high"])), INT8_AGREEMENT)])
     mb = float(sizes.loc[SIZE_ROWS[3], "MB on disk"])
     figures["p3_quantized_mb"] = mb
-    size = f"< {plan.SIZE_MB} MB"
+    size = f"< {SIZE_MB} MB"
     if plans_model:
         rows.append([f"deployment size {size} quantized (§2.1)", f"{mb:.0f} MB", size,
-                     "met" if mb < plan.SIZE_MB else "not met"])
+                     "met" if mb < SIZE_MB else "not met"])
     else:
         rows.append([f"deployment size {size} quantized (§2.1)",
                      f"{model}, not {PLAN_MODEL}: {mb:.0f} MB at int8 (the claims ledger does the arithmetic for "
                      "the plan's model)", size, NOT_TESTABLE])
     total = sum(test_sizes.values())
     figures.update(p3_test_examples=int(total), p3_runs=len(train_results))
-    rows.append([f"{plan.TEST_EXAMPLES:,}+ test examples (§3.2)",
+    rows.append([f"{TEST_EXAMPLES:,}+ test examples (§3.2)",
                  f"{total} ({', '.join(f'{k} {v}' for k, v in test_sizes.items())})",
-                 f">= {plan.TEST_EXAMPLES}", "met" if total >= plan.TEST_EXAMPLES else "not met"])
-    rows.append([f"{plan.TRAINING_RUNS} training runs (§3.2)", f"{len(train_results)} seeds", f">= {plan.TRAINING_RUNS}",
-                 "met" if len(train_results) >= plan.TRAINING_RUNS else "not met"])
+                 f">= {TEST_EXAMPLES}", "met" if total >= TEST_EXAMPLES else "not met"])
+    rows.append([f"{TRAINING_RUNS} training runs (§3.2)", f"{len(train_results)} seeds", f">= {TRAINING_RUNS}",
+                 "met" if len(train_results) >= TRAINING_RUNS else "not met"])
     for name in ("no convergence", "validation accuracy below random", "over budget"):
         states = [next(c for c in r.checks if c.name == name).status for r in train_results]
         if "triggered" in states:
