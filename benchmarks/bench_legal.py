@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from lab import models, provenance  # noqa: E402
+from lab import models
+from lab.publish import provenance  # noqa: E402
 from lab.legal import data, evaluate, lora  # noqa: E402
 
 

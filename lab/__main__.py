@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import assets, runner
+from .models import assets
+from .publish import runner
 
 
 def _assets(args) -> int:
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         if args.command == "status":
-            from . import status
+            from .publish import status
 
             return status.report()
         if args.command == "refresh":
@@ -80,12 +81,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"refreshed: {runner.refresh(nb).relative_to(runner.REPO)}")
             return 0
         if args.command == "book":
-            from . import book
+            from .publish import book
 
             if not args.no_execute:
                 executed = book.execute_stale(args.only, args.profile)
                 print(f"executed {len(executed)} chapter(s): {', '.join(executed) or 'none (all up to date)'}")
-                from . import pagefold
+                from .publish import pagefold
 
                 pagefold.fold_pages(runner.BOOK)
             if not args.no_build:

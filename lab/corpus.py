@@ -7,7 +7,7 @@ must give the same bytes). Each split is checked against the sha256 of the raw f
 tokenisation against the counts the original reported (train 2,391,884 tokens -> 9,343 windows of 256;
 validation 247,289 -> 965). Any mismatch raises ``CorpusError`` before training starts.
 
-The substitute is Shakespeare's plays and Milton's poems from ``lab.assets`` (about 2.0 million GPT-2
+The substitute is Shakespeare's plays and Milton's poems from ``lab.models.assets`` (about 2.0 million GPT-2
 tokens, near WikiText-2's 2.4 million); every tenth work, in sorted order, is held out for validation.
 
 Windows are contiguous: window i holds tokens [i*T, i*T+T] (T+1 tokens), and ``collate`` turns a batch of
@@ -154,9 +154,9 @@ def wikitext2(path: str | Path, encoding=None) -> Corpus:
 # ---------------------------------------------------------------- substitute corpus
 
 def substitute(encoding=None, files: list[Path] | None = None, holdout_every: int = 10) -> Corpus:
-    """Shakespeare + Milton from lab.assets; every ``holdout_every``-th work (sorted) is validation."""
+    """Shakespeare + Milton from lab.models.assets; every ``holdout_every``-th work (sorted) is validation."""
     if files is None:
-        from . import assets
+        from .models import assets
 
         files = assets.corpus_files(SUBSTITUTE)
     if not files:
@@ -172,12 +172,12 @@ def substitute(encoding=None, files: list[Path] | None = None, holdout_every: in
     if not parts["validation"]:
         raise CorpusError(f"{len(files)} file(s) leave nothing for validation with holdout_every={holdout_every}")
     return Corpus(SUBSTITUTE, np.concatenate(parts["train"]), np.concatenate(parts["validation"]),
-                  notes=f"Shakespeare + Milton (Project Gutenberg, lab.assets); every {holdout_every}th work held out",
+                  notes=f"Shakespeare + Milton (Project Gutenberg, lab.models.assets); every {holdout_every}th work held out",
                   documents=names)
 
 
 def _encoding():
-    from . import assets
+    from .models import assets
 
     return assets.gpt2_encoding()
 

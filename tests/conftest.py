@@ -48,7 +48,7 @@ def build_tiny_llama(directory: Path, tokenizer: str = "attractors", seed: int =
     elif tokenizer == "smollm2":
         from transformers import AutoTokenizer
 
-        from lab import assets
+        from lab.models import assets
 
         try:
             tok = AutoTokenizer.from_pretrained(assets.model_dir("smollm2-135m"))

@@ -323,7 +323,7 @@ def check_magnitude(name: str, magnitude) -> None:
 
 
 def check_magnitudes(magnitudes: dict) -> str | None:
-    """For ``lab.params.Param(check=...)``: validate a {action: [magnitudes]} mapping."""
+    """For ``lab.publish.params.Param(check=...)``: validate a {action: [magnitudes]} mapping."""
     if not isinstance(magnitudes, dict) or not magnitudes:
         return "give a mapping {action: [magnitude, ...]}"
     for name, values in magnitudes.items():

@@ -133,7 +133,7 @@ class OpenAICompatible:
                         openai.APIConnectionError)
         self._openai = openai
         if cache_dir is None:
-            from .. import assets
+            from ..models import assets
 
             cache_dir = assets.cache_root() / "api-requests"
         self.cache_dir = Path(cache_dir)

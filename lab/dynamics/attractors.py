@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "attractors"
+from ..paths import DATA
+
+DATA_DIR = DATA / "attractors"
 
 
 class AttractorError(ValueError):
@@ -84,7 +86,7 @@ def load(names: list[str] | None = None, extra_dir: str | Path | None = None) ->
 
 
 def check_names(names: list[str]) -> str | None:
-    """For ``lab.params.Param(check=...)``: an error message, or None when all names are known."""
+    """For ``lab.publish.params.Param(check=...)``: an error message, or None when all names are known."""
     if not names:
         return "give at least one attractor"
     unknown = [n for n in names if n not in available()]

@@ -4,7 +4,8 @@
 cache): embedding noise (C) is added to the prompt's input embeddings, the logit tail bias (D) is a
 per-row logit processor, and the shock (E) is forced into the sequence at its decoding step. The same
 mechanics serve teacher-forced scoring, so the perturbed next-token distributions can be compared with
-the control's exactly. ``open_backend`` picks this or the OpenAI-compatible client (``lab.dynamics.api``).
+the control's exactly. ``lab.dynamics.chapter.open_backends`` opens this or the OpenAI-compatible client
+(``lab.dynamics.api``) from a page's parameters.
 """
 from __future__ import annotations
 
@@ -301,14 +302,3 @@ class LocalLM:
                 toks = run(max_new_tokens)
             outs.append(toks[:toks.index(self.eos_id)] if self.eos_id in toks else toks)
         return outs
-
-
-def open_backend(backend: str, model: str, base_url: str | None = None, **kwargs):
-    """``local``: :class:`LocalLM`; ``openai``: :class:`lab.dynamics.api.OpenAICompatible`."""
-    if backend == "local":
-        return LocalLM.load(model, **{k: v for k, v in kwargs.items() if k in ("device", "dtype")})
-    if backend == "openai":
-        from .api import OpenAICompatible
-
-        return OpenAICompatible(model=model, base_url=base_url, **kwargs)
-    raise BackendError(f"unknown backend {backend!r}; valid backends: 'local', 'openai'")

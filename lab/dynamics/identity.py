@@ -4,7 +4,7 @@ A checkpoint, a cached API answer or a capability probe is reused only when the 
 from is the same: the weights, configuration and tokenizer of a local model (not its name or path), the
 identity an API reports for its model (not the name alone), and the source of every ``lab`` module that
 computes the records, followed through imports exactly as ``lab book`` follows them for staleness
-(``lab.runner.lab_closure``).
+(``lab.publish.runner.lab_closure``).
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def state_dict(model) -> str:
 def code(module: str = RECORDS_MODULE) -> str:
     """sha256 of the source of ``module`` and every lab module it imports (the closure ``lab book`` uses).
     Recomputed on each call (a few small files): an edit is seen at once, within one process too."""
-    from .. import runner  # runner imports nothing of lab.dynamics: no import circle
+    from ..publish import runner  # runner imports nothing of lab.dynamics: no import circle
 
     h = hashlib.sha256()
     for f in runner.lab_closure(f"import {module}"):

@@ -101,7 +101,7 @@ def k_extractable(generated: Sequence, true_continuation: Sequence, k: int) -> b
 def _sentence_model():
     from sentence_transformers import SentenceTransformer
 
-    from .. import assets
+    from ..models import assets
 
     return SentenceTransformer(str(assets.path("minilm")), device="cpu")
 

@@ -13,13 +13,14 @@ import torch
 from IPython.display import Markdown
 
 from .. import corpus, inference, train
-from ..params import Param, Spec
+from ..paths import RUNS
+from ..publish.params import Param, Spec
 from . import leaks, textstats
 from .generate import DECODERS, SCRIPT_MAX_NEW_TOKENS, SCRIPT_PRESETS, generate
 from .model import (COMPONENTS, OCTOBER_PARAMETERS, ORIGINAL_PARAMETERS, RECIPES, Infinito, InfinitoConfig,
                     original_config, scaled)
 
-RESULTS = Path(__file__).resolve().parents[2] / "runs" / "p2"
+RESULTS = RUNS / "p2"
 ORIGINAL_TRAIN_TOKENS = 2_391_884  # WikiText-2 train, GPT-2 BPE (issue 4)
 
 # Figures reported by 003_3cc34b719484f3c9.txt, shown beside ours (never used in any computation).
@@ -106,7 +107,7 @@ class Data:
 
 
 def load_data(p: dict) -> Data:
-    from .. import assets
+    from ..models import assets
 
     enc = assets.gpt2_encoding()
     if p["corpus"] == "wikitext-2":

@@ -28,7 +28,7 @@ from IPython.display import Markdown
 from . import leaks
 from . import chapter as part2
 from ..corpus import make_collate
-from ..params import Param, Spec
+from ..publish.params import Param, Spec
 from .model import ORIGINAL_PARAMETERS, Infinito
 
 ORIGINAL_REPO = "webtilians/principiodelTodo"
@@ -306,7 +306,8 @@ class Lines:
 
 
 def raw_lines(p: dict) -> dict[str, list[str]]:
-    from .. import assets, corpus
+    from ..models import assets
+    from .. import corpus
 
     if p["corpus"] == "wikitext-2":
         texts = corpus.load_wikitext2(p["wikitext_path"])

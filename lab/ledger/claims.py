@@ -8,13 +8,12 @@ from typing import Callable
 
 import yaml
 
-from ..params import Param, Spec
-from ..provenance import REPO
+from ..paths import BOOK, DATA, REPO
+from ..publish.params import Param, Spec
 
-BOOK = REPO / "book"
-CLAIMS = REPO / "data" / "claims.yml"
-ORIGINALS = REPO / "data" / "originals.yml"
-SOURCE_DIR = REPO / "data" / "sources"
+CLAIMS = DATA / "claims.yml"
+ORIGINALS = DATA / "originals.yml"
+SOURCE_DIR = DATA / "sources"
 SOURCES = ("000_7d8c1fa5ebf167ba.txt", "001_2f74044695a0fe33.txt", "002_c22a35c3f9d7c84b.txt",
            "003_3cc34b719484f3c9.txt", "004_27d3d2876e77c6bd.txt")
 VERDICTS = ("supported", "refuted", "not supported", "inconclusive", "not testable here")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from .claims import BOOK, LedgerError, RunScale, load_originals
-from ..provenance import REPO
+from ..publish.provenance import REPO
 
 
 # ---------------------------------------------------------------- reading the executed chapters

@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import models
-from ..params import Param, Spec
+from ..paths import REPO
+from ..publish.params import Param, Spec
 from .data import TASKS, TaskError, check_tasks
 from .evaluate import AUTOCAST
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _tasks_problem(tasks: list[str]) -> str | None:

@@ -27,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "legal" / "articles.jsonl"
+from ..paths import DATA
+
+DEFAULT_PATH = DATA / "legal" / "articles.jsonl"
 JURISDICTIONS = ("ES", "AR", "UY", "CL")
 TASKS = ("jurisdiction", "topic", "cloze")
 SPLITS = ("train", "val", "test")

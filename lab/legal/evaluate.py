@@ -177,7 +177,7 @@ def timed(timings: dict, phase: str):
 
 
 def progress_default() -> bool:
-    """Progress bars unless a chapter turned them off (lab.chapter.quiet_progress sets TQDM_DISABLE)."""
+    """Progress bars unless a chapter turned them off (lab.publish.chapter.quiet_progress sets TQDM_DISABLE)."""
     return os.environ.get("TQDM_DISABLE") != "1"
 
 

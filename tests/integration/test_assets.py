@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from lab import assets
+from lab.models import assets
 
 
 @pytest.fixture

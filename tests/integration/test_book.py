@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from lab import book, ledger, runner
+from lab.publish import book, runner
+from lab import ledger
 
 
 def test_every_toc_entry_exists():
@@ -90,7 +91,7 @@ def test_every_notebook_is_a_chapter_of_the_book():
 def test_the_appendix_lists_every_gpu_hub_profile_as_needing_a_gpu_and_the_hub():
     """The gpu-hub profiles name models no machine building the book can reach: the appendix lists each, with
     the command that runs it, and never as a result (no page of the book was made from one)."""
-    from lab import reproducibility
+    from lab.publish import reproducibility
 
     table = reproducibility.unrun_profiles().reset_index()
     hub = table[table.profile == "gpu-hub"]
@@ -118,7 +119,7 @@ def test_no_page_glues_a_name_twice(stem):
 @pytest.mark.parametrize("stem", book.notebook_chapters())
 def test_every_page_folds_its_parameter_cells(stem):
     """A reader meets a run's parameters once, in the run record: the raw parameters cells are folded."""
-    from lab import pagefold
+    from lab.publish import pagefold
 
     nb = json.loads((runner.BOOK / f"{stem}.ipynb").read_text())
     cells = [c for c in nb["cells"] if set(pagefold.FOLDED) & set(c.get("metadata", {}).get("tags", []))]
@@ -126,7 +127,7 @@ def test_every_page_folds_its_parameter_cells(stem):
 
 
 def test_hiding_parameter_cells_touches_nothing_else():
-    from lab import pagefold
+    from lab.publish import pagefold
 
     nb = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "x = 1", "outputs": []},
                     {"cell_type": "code", "metadata": {}, "source": "y = 2", "outputs": []},
@@ -138,7 +139,7 @@ def test_hiding_parameter_cells_touches_nothing_else():
 
 
 def test_published_streams_name_no_machine_path(tmp_path):
-    from lab import pagefold
+    from lab.publish import pagefold
 
     warning = f"{tmp_path}/.venv/lib/python3.11/site-packages/scipy/x.py:1: RuntimeWarning: w\n"
     nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": "", "outputs": [

@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 
-from lab import book, runner
+from lab.publish import book, runner
 
 HTML = runner.BOOK / "_build" / "html"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lab import __main__ as cli
-from lab import runner
+from lab.publish import runner
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -285,7 +285,7 @@ def test_a_killed_run_resumes_without_repeating_a_completed_request(server, mode
 def test_the_experiments_notebook_runs_against_a_local_server(server, model_dir, tmp_path, monkeypatch):
     """`papermill notebooks/p1_experiments.ipynb ... -p backend openai -p base_url http://127.0.0.1:PORT/v1`:
     the published notebook, unchanged, aimed at an OpenAI-compatible server instead of a local model."""
-    from lab import runner
+    from lab.publish import runner
 
     # a cache of its own, so that the requests are really sent (a warm request cache would answer them)
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
@@ -312,7 +312,7 @@ def test_the_memorization_chapter_measures_an_api_model_like_the_local_one(serve
                                                                           monkeypatch):
     """p5's `api_models` go through the same client: greedy continuations of the attractors, counted with a
     local tokenizer, equal to the local model's when the server runs that model."""
-    from lab.chapters import memorization as ch
+    from lab.memorization import chapter as ch
 
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
     params = {"api_models": ["tiny"], "base_url": server.url, "tokenizer": str(model_dir), "budget": 0.0,
@@ -328,8 +328,8 @@ def test_the_memorization_chapter_measures_an_api_model_like_the_local_one(serve
 
 
 def test_the_memorization_chapter_refuses_bad_api_or_device_parameters_before_work(monkeypatch):
-    from lab.chapters import memorization as ch
-    from lab.params import ParameterError
+    from lab.memorization import chapter as ch
+    from lab.publish.params import ParameterError
 
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
     base = {"api_models": ["meta-llama/llama-3-70b-instruct"], "base_url": "", "tokenizer": "", "budget": 1.0,

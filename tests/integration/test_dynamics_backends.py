@@ -3,7 +3,7 @@ import torch
 
 from lab.dynamics import actions as act
 from lab.dynamics import attractors, observables as obs
-from lab.dynamics.backends import BackendError, LocalLM, open_backend
+from lab.dynamics.backends import BackendError, LocalLM
 
 
 
@@ -75,5 +75,3 @@ def test_tail_bias_only_moves_tokens_outside_the_top_k(lm):
 def test_bad_models_fail_before_any_work(tmp_path):
     with pytest.raises(BackendError, match="unknown model"):
         LocalLM.load("llama-70b")
-    with pytest.raises(BackendError, match="unknown backend"):
-        open_backend("vllm", "x")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import runner
+from lab.publish import runner
 from lab.dynamics import experiments as ex
 from lab.dynamics import identity
 from lab.dynamics.api import OpenAICompatible

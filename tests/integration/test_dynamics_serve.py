@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import assets, runner
+from lab.models import assets
+from lab.publish import runner
 
 
 pytestmark = pytest.mark.slow
@@ -191,7 +192,7 @@ def test_part_one_runs_to_the_last_cell_against_transformers_serve(serve, smollm
 
 def test_part_one_runs_against_a_logprob_server_with_ragged_kl_steps(logprob_server, tiny, tmp_path, monkeypatch):
     from lab.dynamics import experiments as ex
-    from lab.dynamics import notebook as dyn
+    from lab.dynamics import chapter as dyn
 
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
     t0 = time.perf_counter()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lab.chapters import memorization as ch
+from lab.memorization import chapter as ch
 
 PARAMS = {"sizes": ["xs", "s"], "train_bytes": 800_000, "epochs": 2, "duplicates": [1, 4, 16, 64], "per_count": 3,
           "held_out": 2, "api_models": []}

@@ -75,9 +75,9 @@ def test_a_hub_id_loads_offline_from_the_cache_in_bfloat16(hf_home):
 
 
 def test_an_uncached_id_fails_at_the_parameter_check_with_the_fix(hf_home, monkeypatch):
-    from lab.dynamics import notebook as nb
+    from lab.dynamics import chapter as nb
     from lab.legal import SPEC as LEGAL
-    from lab.params import ParameterError
+    from lab.publish.params import ParameterError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     params = {"backend": "local", "model": "lab-test/absent", "extra_models": [], "tokenizer": "", "base_url": ""}
@@ -117,7 +117,7 @@ def test_device_and_dtype_are_checked_before_any_model_is_loaded():
 def test_the_experiments_notebook_runs_a_hub_id_on_the_quick_grid(hf_home, tmp_path, monkeypatch):
     """`papermill notebooks/p1_experiments.ipynb out.ipynb -p model lab-test/tiny -p dtype bfloat16` with
     HF_HUB_OFFLINE=1: the published notebook, unchanged, on a model named by its hub id."""
-    from lab import runner
+    from lab.publish import runner
 
     for k, v in _env(hf_home, LAB_CACHE=str(tmp_path / "cache")).items():
         monkeypatch.setenv(k, v)

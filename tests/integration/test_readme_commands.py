@@ -92,7 +92,7 @@ def run_papermill(command, tmp_path):
             given.update(yaml.safe_load(value))
     models = given.get("models", [])
     try:
-        from lab import assets
+        from lab.models import assets
 
         for m in models:
             assets.model_dir(m)
@@ -127,14 +127,14 @@ def run_gpu_hub_refused_here(command, tmp_path):
 
 def run_status(command, tmp_path):
     """`lab status` reports every notebook page, current or stale with a reason, and exits 0 or 1 accordingly."""
-    from lab.book import notebook_chapters
+    from lab.publish.book import notebook_chapters
 
     proc = subprocess.run([PY, "-m", "lab", *_lab_argv(command)], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
     lines = proc.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == notebook_chapters(), proc.stderr[-3000:]
     assert all(re.match(r"^\w+: (current|stale) \(\S+\)", line) for line in lines), lines
-    from lab.runner import page_source
+    from lab.publish.runner import page_source
 
     default_stale = [line for line in lines if ": stale (" in line and page_source(line.split(":")[0])[1] is None]
     assert proc.returncode == (1 if default_stale else 0), proc.stdout

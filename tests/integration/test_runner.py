@@ -5,7 +5,7 @@ import nbformat
 import pytest
 import yaml
 
-from lab import book, runner
+from lab.publish import book, runner
 
 
 def _notebook(path, code_cells, **metadata):
@@ -19,8 +19,10 @@ def _notebook(path, code_cells, **metadata):
 
 
 def test_lab_closure_follows_imports_transitively():
-    files = {f.name for f in runner.lab_closure("from lab.chapters import models_assets as ch")}
-    assert {"models_assets.py", "models.py", "assets.py", "params.py", "__init__.py"} <= files
+    files = {str(f.relative_to(runner.REPO)) for f in runner.lab_closure("from lab.models import chapter as ch")}
+    assert {"lab/models/chapter.py", "lab/models/__init__.py", "lab/models/assets.py", "lab/publish/params.py",
+            "lab/__init__.py"} <= files
+    files = {f.name for f in runner.lab_closure("from lab.models import chapter as ch")}
     assert "inference.py" not in files and "runner.py" not in files
     assert {f.name for f in runner.lab_closure("import lab.inference")} == {"inference.py", "__init__.py"}
 
@@ -151,7 +153,7 @@ def tmp_repo(tmp_path, monkeypatch):
     for name, value in (("REPO", tmp_path), ("NOTEBOOKS", notebooks), ("PARAMS", notebooks / "params"),
                         ("BOOK", tmp_path / "book"), ("RUNS", tmp_path / "runs")):
         monkeypatch.setattr(runner, name, value)
-    monkeypatch.setattr(book, "toc_files", functools.partial(book.toc_files, tmp_path / "_toc.yml"))
+    monkeypatch.setattr(runner, "toc_files", functools.partial(runner.toc_files, tmp_path / "_toc.yml"))
     return tmp_path
 
 

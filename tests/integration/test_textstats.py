@@ -96,7 +96,7 @@ def test_smoothed_bigram_beats_the_unigram_on_held_out_text():
 def test_bits_per_byte_counts_the_target_bytes_and_no_special_token():
     import numpy as np
 
-    from lab import assets
+    from lab.models import assets
 
     try:
         enc = assets.gpt2_encoding()

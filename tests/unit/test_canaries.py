@@ -1,6 +1,6 @@
 import numpy as np
 
-from lab import canaries
+from lab.memorization import canaries
 
 
 def _set(seed=0):

@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from lab import canaries, runner
-from lab.chapters import memorization as ch
+from lab.memorization import canaries
+from lab.publish import runner
+from lab.memorization import chapter as ch
 
 MANIFESTS = sorted((runner.REPO / "data" / "canaries").glob("manifest-*.json"))
 

@@ -3,7 +3,7 @@ import importlib.util
 
 import pytest
 
-from lab import book, runner
+from lab.publish import book, runner
 
 ROOT = runner.REPO
 HTML = ROOT / "book" / "_build" / "html" / "book"

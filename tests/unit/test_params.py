@@ -1,6 +1,6 @@
 import pytest
 
-from lab.params import Param, ParameterError, Spec
+from lab.publish.params import Param, ParameterError, Spec
 
 SPEC = Spec(
     Param("model", (str,), choices=("a", "b")),
@@ -28,7 +28,7 @@ def test_bad_values_fail_with_a_clear_message(values, message):
 
 
 def test_chapter_start_rejects_a_bad_seed_and_validates_the_namespace():
-    from lab import chapter
+    from lab.publish import chapter
 
     with pytest.raises(ParameterError, match="seed"):
         chapter.start({"model": "a", "seeds": [1], "alpha": 0.1}, SPEC, seed="0")

@@ -11,7 +11,8 @@ import re
 import pytest
 from scipy import stats as sps
 
-from lab import book, inference, ledger
+from lab.publish import book
+from lab import inference, ledger
 
 P_VALUE = re.compile(r"_p(_holm)?$")
 # the pages whose comparisons must be on record: a page that stopped glueing them would pass vacuously

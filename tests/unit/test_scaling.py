@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lab import scaling
+from lab.memorization import scaling
 
 
 def _cells(p_of_x, xs, n=40, seed=0):

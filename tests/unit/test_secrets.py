@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import runner
+from lab.publish import runner
 
 ROOT = runner.REPO
 KEY_PATTERNS = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from lab import __main__ as cli
-from lab import runner, status
+from lab.publish import runner, status
 
 
 @pytest.fixture

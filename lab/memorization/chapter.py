@@ -17,10 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import assets, canaries, extraction, inference, models, scaling
-from ..params import Param, Spec
+from ..models import assets
+from .. import extraction, inference, models, paths
+from ..publish.params import Param, Spec
+from . import canaries, scaling
 
-RUNS = Path(__file__).resolve().parents[2] / "runs" / "p5_memorization_scale"
+RUNS = paths.RUNS / "p5_memorization_scale"
 SEQ_LEN = 128
 
 # The ladder: (layers, width). Non-embedding parameters ~ 12 L d^2.
@@ -93,7 +95,7 @@ def check(params: dict) -> None:
     if any(d < 1 for d in params["duplicates"]) or len(set(params["duplicates"])) != len(params["duplicates"]):
         raise ValueError(f"duplicates must be distinct counts of at least 1, got {params['duplicates']}")
     if params["api_models"]:
-        from ..dynamics import notebook as dyn
+        from ..dynamics import chapter as dyn
 
         for model in params["api_models"]:
             dyn.check(api_parameters(params, model))
@@ -600,7 +602,7 @@ def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32, api: 
 def _api_extraction(params: dict, names: list[str], prefix: int, k: int) -> list[dict]:
     """The controls-only grid of Part I (its cache, budget and retries) for one API model."""
     from ..dynamics import experiments as ex
-    from ..dynamics import notebook as dyn
+    from ..dynamics import chapter as dyn
 
     (client, vocab), = dyn.open_backends(params).values()
     grid = ex.Grid(tuple(names), {}, (0,), k, prefix, 0.0, 16)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import runner
-from .book import notebook_chapters
+from .runner import notebook_chapters
 
 
 @dataclass

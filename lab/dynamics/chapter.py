@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import os
 
-from .. import assets, models
-from ..params import Param, ParameterError, Spec
+from ..models import assets
+from .. import models
+from ..publish.params import Param, ParameterError, Spec
 from . import actions as act
 from . import attractors as attr
 from . import experiments as ex

@@ -1,7 +1,7 @@
 """Plotly figures that render offline in the book and compare stably under nbval.
 
 The figure is emitted as an HTML fragment that calls ``Plotly.newPlot`` without embedding plotly.js:
-the book serves plotly.js from its own static files (see ``lab.book``), never from a CDN. The div id is
+the book serves plotly.js from its own static files (see ``lab.publish.book``), never from a CDN. The div id is
 derived from the figure's name, so re-executing a notebook gives byte-identical output.
 """
 from __future__ import annotations

@@ -15,43 +15,11 @@ from pathlib import Path
 
 import yaml
 
+from ..paths import REPO
 from . import plots, runner
+from .runner import notebook_chapters, toc_files  # noqa: F401  (the book's table of contents)
 
-REPO = runner.REPO
 STATIC = runner.BOOK / "_static"
-
-
-def toc_files(toc: Path = REPO / "_toc.yml") -> list[str]:
-    """Every file named in the table of contents, in reading order (root first)."""
-    data = yaml.safe_load(toc.read_text())
-    out = [data["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                out.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-
-    for part in data.get("parts", []):
-        walk(part.get("chapters"))
-    walk(data.get("chapters"))
-    return out
-
-
-def notebook_chapters() -> list[str]:
-    """Pages book/<page> of the table of contents that are executed notebooks (see runner.page_source)."""
-    pages = []
-    for entry in toc_files():
-        p = Path(entry)
-        if p.parent.name != "book":
-            continue
-        try:
-            runner.page_source(p.stem)
-        except runner.RunError:
-            continue
-        pages.append(p.stem)
-    return pages
 
 
 def execute_stale(only: list[str] | None = None, profile: str | None = None, log=print) -> list[str]:

@@ -11,7 +11,7 @@ import json
 import shlex
 
 from . import runner
-from .book import notebook_chapters
+from .runner import notebook_chapters
 
 
 def pages(before: str | None = None) -> list[str]:
@@ -79,7 +79,7 @@ def commands(before: str | None = None) -> str:
 
 
 def _hub_ids(params: dict) -> list[str]:
-    from .models import HUB_ID
+    from ..models import HUB_ID
 
     names = [params.get("model")] + [n for key in ("extra_models", "models", "pretrained") for n in params.get(key) or []]
     return [n for n in names if isinstance(n, str) and HUB_ID.match(n)]

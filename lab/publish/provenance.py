@@ -11,7 +11,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from ..paths import REPO
+
 PACKAGES = ("lab", "torch", "transformers", "numpy", "tiktoken", "peft", "papermill")
 
 

@@ -1,8 +1,9 @@
 """Chapter "Models and assets": parameter counts, greedy continuations and perplexity of registry models."""
 from __future__ import annotations
 
-from .. import assets, models
-from ..params import Param, Spec
+from . import assets
+from .. import models
+from ..publish.params import Param, Spec
 
 
 def _known_models(names):

@@ -21,14 +21,10 @@ from pathlib import Path
 
 import yaml
 
+from ..paths import BOOK, LAB, NOTEBOOKS, REPO, RUNS
 from . import provenance
 
-REPO = provenance.REPO
-NOTEBOOKS = REPO / "notebooks"
 PARAMS = NOTEBOOKS / "params"
-BOOK = REPO / "book"
-RUNS = REPO / "runs"
-LAB = REPO / "lab"
 PUBLISHED_PROFILE = "cpu"
 INJECTED_TAG = "injected-parameters"
 
@@ -132,11 +128,42 @@ def lab_closure(code: str) -> list[Path]:
     return sorted(set(seen.values()))
 
 
+def toc_files(toc: Path = REPO / "_toc.yml") -> list[str]:
+    """Every file named in the table of contents, in reading order (root first)."""
+    data = yaml.safe_load(toc.read_text())
+    out = [data["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                out.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in data.get("parts", []):
+        walk(part.get("chapters"))
+    walk(data.get("chapters"))
+    return out
+
+
+def notebook_chapters() -> list[str]:
+    """Pages book/<page> of the table of contents that are executed notebooks (see page_source)."""
+    pages = []
+    for entry in toc_files():
+        p = Path(entry)
+        if p.parent.name != "book":
+            continue
+        try:
+            page_source(p.stem)
+        except RunError:
+            continue
+        pages.append(p.stem)
+    return pages
+
+
 def pages_before(stem: str) -> list[str]:
     """Executed pages of the book in reading order, up to the first page of notebook ``stem`` (all of them
     when it has none)."""
-    from .book import notebook_chapters  # book imports runner
-
     out = []
     for page in notebook_chapters():
         if page_source(page)[0] == stem:

@@ -1,6 +1,6 @@
 """Pretrained causal LMs: where a model name points, loading it on a device in a dtype, and scoring text.
 
-A model is named one of four ways: a registry name (``lab.assets.MODELS``, converted from registry packages
+A model is named one of four ways: a registry name (``lab.models.assets.MODELS``, converted from registry packages
 into the asset cache), a local Hugging Face directory, a local ``.gguf`` file, or a Hugging Face hub id
 (``org/name``, optionally ``org/name@revision``). Hub ids load through ``from_pretrained`` exactly as a
 reader's own download would, and obey the reader's ``HF_HUB_OFFLINE``, ``HF_HOME`` and ``HF_TOKEN``: nothing
