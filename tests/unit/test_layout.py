@@ -1,0 +1,82 @@
+"""The package's layout holds: no import circles, the publishing machinery imports no part, and a part imports
+only the shared rooms, itself, and what CONTRIBUTING.md allows (imports inside functions count too)."""
+from lab.publish import runner
+
+LAB = runner.REPO / "lab"
+SHARED = {"lab", "lab.paths", "lab.inference", "lab.models", "lab.models.assets", "lab.gpt", "lab.train",
+          "lab.corpus", "lab.extraction"}
+PARTS = ("lab.dynamics", "lab.memorization", "lab.infinito", "lab.legal", "lab.ledger")
+# memorization is a chapter of Part I; the ledger reads the legal plan's thresholds (lab.legal.criteria, through
+# the package lab.legal that holds it)
+ALLOWED = {"lab.memorization": ("lab.dynamics",), "lab.ledger": ("lab.legal",)}
+
+
+def _graph() -> dict[str, set[str]]:
+    files = {}
+    for f in LAB.rglob("*.py"):
+        parts = f.relative_to(runner.REPO).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    graph = {}
+    for module, f in files.items():
+        package = module if f.name == "__init__.py" else module.rsplit(".", 1)[0]
+        found = runner._lab_imports(f.read_text(), current_package=package)
+        graph[module] = {m if m in files else m.rsplit(".", 1)[0] for m in found} & set(files) - {module}
+    return graph
+
+
+def _reach(graph, start):
+    seen, todo = set(), [start]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def _room(module: str) -> str | None:
+    return next((p for p in PARTS if module == p or module.startswith(p + ".")), None)
+
+
+def circles(graph) -> list[tuple[str, str]]:
+    return sorted({tuple(sorted((a, b))) for a in graph for b in _reach(graph, a) if a != b and a in _reach(graph, b)})
+
+
+def crossings(graph) -> dict[str, list[str]]:
+    """Imports of a part's module that are neither shared rooms, the machinery, its own part nor allowed."""
+    bad = {}
+    for module, deps in graph.items():
+        room = _room(module)
+        if room is None:
+            continue
+        allowed = ALLOWED.get(room, ())
+        wrong = [d for d in deps if not (d in SHARED or d.startswith("lab.publish") or _room(d) == room
+                                         or any(d == a or d.startswith(a + ".") for a in allowed))]
+        if wrong:
+            bad[module] = sorted(wrong)
+    return bad
+
+
+def machinery_importing_parts(graph) -> dict[str, list[str]]:
+    return {m: sorted(d for d in deps if _room(d)) for m, deps in graph.items()
+            if m.startswith("lab.publish") and any(_room(d) for d in deps)}
+
+
+def test_no_import_circles():
+    assert not circles(_graph()), "modules importing each other (through any path)"
+
+
+def test_the_publishing_machinery_imports_no_part():
+    assert not machinery_importing_parts(_graph())
+
+
+def test_parts_import_only_shared_rooms_themselves_and_what_is_allowed():
+    assert not crossings(_graph()), "imports across rooms not in CONTRIBUTING.md's layout"
+
+
+def test_the_checks_see_a_circle_and_a_crossing():
+    """Each check fails on a graph that breaks its rule (a check that cannot fail proves nothing)."""
+    graph = {"lab.infinito.chapter": {"lab.legal.lora", "lab.gpt"}, "lab.legal.lora": {"lab.infinito.chapter"},
+             "lab.publish.book": {"lab.ledger"}, "lab.gpt": set(), "lab.ledger": set()}
+    assert circles(graph) == [("lab.infinito.chapter", "lab.legal.lora")]
+    assert crossings(graph) == {"lab.infinito.chapter": ["lab.legal.lora"], "lab.legal.lora": ["lab.infinito.chapter"]}
+    assert machinery_importing_parts(graph) == {"lab.publish.book": ["lab.ledger"]}
