@@ -1,12 +1,17 @@
-"""What p3_legal_lora shows, cell by cell: each function returns a table (or the tables of a cell) and the values
-the cell glues, in the page's order (the executed page is compared output by output). The notebook only calls
-these and displays what they return; the experiment itself is in data, baselines, lora and evaluate."""
+"""Part III's chapter: what p3_legal_lora imports, and nothing else. Each function returns a table (or the tables of
+a cell) and the values the cell glues, in the page's order (the executed page is compared output by output); the
+page's parameters (``SPEC``), data tables and figures are re-exported from where they live. The notebook only
+calls these and displays what they return; the experiment itself is in data, baselines, lora and evaluate."""
 from __future__ import annotations
 
 import pandas as pd
 
 from .. import models
-from . import REPO, baselines, data, evaluate, lora
+from . import REPO, SPEC, baselines, data, evaluate, lora, settings_from  # noqa: F401  (the page's parameters)
+from .data import prepare, sample_table, split_table, topic_table  # noqa: F401  (what the page shows of the data)
+from .evaluate import seeds_sentence  # noqa: F401
+from .figures import learning_curves  # noqa: F401
+from .lora import checks_table, history_frame, plan_comparison  # noqa: F401
 
 DUPLICATE_FIGURES = {"articles in force": "p3_articles", "near-duplicate pairs": "p3_dup_pairs",
                      "cross-jurisdiction pairs": "p3_dup_cross", "pairs split across train/val/test": "p3_dup_leaks"}
