@@ -1,8 +1,10 @@
 """The legal plan's success criteria: the one place their thresholds are written down.
 
-The chapter's criteria table (`lab.legal.evaluate.success_criteria`) and the claims ledger's Part III rules
-(`lab.ledger`) both read them, so a threshold cannot drift between the page and the verdict. Section numbers
-are those of the plan (`../shared/seeds/`, the legal LoRA plan).
+The claims ledger's Part III rules (`lab.ledger`) read them. The chapter's criteria table
+(`lab.legal.evaluate.success_criteria`) still types the same numbers: it reads this module on branch `p3-thin`,
+which lands with the next re-execution of p3_legal_lora (over an hour on 2 cores); until then
+`tests/unit/test_legal_success_criteria.py` checks that the two agree. Section numbers are those of the plan
+(`../shared/seeds/`, the legal LoRA plan).
 """
 from __future__ import annotations
 

@@ -179,15 +179,22 @@ def near_duplicate_groups(articles: list[Article], threshold: float = 0.3, shing
     shared = sp.triu(x @ x.T, k=1).tocoo()
     sizes = np.array([len(s) for s in sets], dtype=np.float64)
     similarity = shared.data / (sizes[shared.row] + sizes[shared.col] - shared.data)
-    from scipy.sparse.csgraph import connected_components
+    parent = list(range(len(articles)))
 
-    keep = similarity >= threshold
-    pairs = [(articles[i].id, articles[j].id, round(sim, 4)) for i, j, sim in
-             sorted(zip(shared.row[keep].tolist(), shared.col[keep].tolist(), similarity[keep].tolist()))]
-    linked = sp.coo_matrix((np.ones(int(keep.sum())), (shared.row[keep], shared.col[keep])), shape=(len(sets),) * 2)
-    # labels are numbered in order of each group's first article, as the splits expect
-    _, labels = connected_components(linked, directed=False)
-    return DuplicateGroups({a.id: int(labels[i]) for i, a in enumerate(articles)}, pairs, threshold)
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    pairs = []
+    for i, j, sim in sorted(zip(shared.row.tolist(), shared.col.tolist(), similarity.tolist())):
+        if sim >= threshold:
+            pairs.append((articles[i].id, articles[j].id, round(sim, 4)))
+            parent[find(i)] = find(j)
+    roots: dict[int, int] = {}
+    group_of = {a.id: roots.setdefault(find(i), len(roots)) for i, a in enumerate(articles)}
+    return DuplicateGroups(group_of, pairs, threshold)
 
 
 def split_by_group(articles: list[Article], groups: DuplicateGroups, seed: int = 0,

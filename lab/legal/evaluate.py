@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import inference
-from .criteria import (ACCURACY, EXPECTED, GAIN_OVER_BASE, INT8_AGREEMENT, LATENCY_CRITERION, LATENCY_MS,
-                       LOSS_REDUCTION, P_VS_RANDOM, QUANTIZATION_CRITERION, SIZE_MB, TEST_EXAMPLES, TRAINING_RUNS)
 from .data import Example, TaskSet
 
 RESAMPLES = 2000
@@ -791,6 +789,8 @@ NOT_TESTABLE = "not testable here"
 
 # Wall-clock latency varies with the machine and its load, and int8 kernels differ between CPU instruction sets,
 # so the chapter shows these two criteria in a cell of their own that the tests do not compare.
+LATENCY_CRITERION = "edge deployment: latency < 150 ms on the plan's model (§6.1)"
+QUANTIZATION_CRITERION = "edge deployment: quantization succeeds, int8 agrees with float32 on >= 95% (§6.1)"
 MACHINE_DEPENDENT_CRITERIA = (LATENCY_CRITERION, QUANTIZATION_CRITERION)
 MACHINE_DEPENDENT_FIGURES = ("p3_int8_p50_ms", "p3_int8_p50_ms_low", "p3_int8_p50_ms_high", "p3_int8_agreement",
                              "p3_int8_agreement_low", "p3_int8_agreement_high", "p3_int8_agreement_n")
@@ -831,32 +831,30 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
         iv = inference.t_interval(reductions)
         figures.update(p3_loss_reduction=iv.estimate, p3_loss_reduction_low=iv.low, p3_loss_reduction_high=iv.high)
         measured = f"{iv.estimate:.1%} (t95 {iv.low:.1%} to {iv.high:.1%}) over {len(reductions)} seeds"
-        verdict = verdict_above(iv, LOSS_REDUCTION)
+        verdict = verdict_above(iv, 0.5)
     else:
-        measured = f"{reductions[0]:.1%} (one seed)"
-        verdict = "met" if reductions[0] > LOSS_REDUCTION else "not met"
+        measured, verdict = f"{reductions[0]:.1%} (one seed)", "met" if reductions[0] > 0.5 else "not met"
         figures.update(p3_loss_reduction=float(reductions[0]), p3_loss_reduction_low=math.nan,
                        p3_loss_reduction_high=math.nan)
-    over_half = f"> {LOSS_REDUCTION:.0%}"
-    rows.append([f"training convergence: validation-loss reduction {over_half} (§6.1)", measured, over_half, verdict])
+    rows.append(["training convergence: validation-loss reduction > 50% (§6.1)", measured, "> 50%", verdict])
 
-    accuracy = f"> {ACCURACY:.0%}"
     adapter_tests = []  # (task, seed index, Paired over test examples): Holm across all of them below
     for task in lora:
         runs, rnd = seed_scores[task], baselines[task]["random"]
         ci = interval(runs, resamples=resamples, seed=seed)
         figures.update({f"p3_{task}_low": ci.low, f"p3_{task}_high": ci.high})
         if task in chance:
-            rows.append([f"{task}: accuracy {accuracy} (§6.1)", f"{ci.estimate:.1%} [{ci.low:.1%}, {ci.high:.1%}]",
-                         accuracy, verdict_above(ci, ACCURACY)])
-            expected = EXPECTED.get(task)
+            rows.append([f"{task}: accuracy > 60% (§6.1)", f"{ci.estimate:.1%} [{ci.low:.1%}, {ci.high:.1%}]",
+                         "> 60%", verdict_above(ci, 0.6)])
+            expected = {"jurisdiction": (0.60, "60-70% (§1.3 'jurisdiction-specific reasoning')"),
+                        "topic": (0.65, "65-75% (§1.3 'legal concept identification')")}.get(task)
             if expected:
                 rows.append([f"{task}: plan's expected range {expected[1]}",
                              f"{ci.estimate:.1%} [{ci.low:.1%}, {ci.high:.1%}]", f">= {expected[0]:.0%}",
                              verdict_above(ci, expected[0])])
         else:
-            rows.append([f"{task}: exact match {accuracy} (§6.1, read as 'accuracy' for generation)",
-                         f"{ci.estimate:.1%} [{ci.low:.1%}, {ci.high:.1%}]", accuracy, verdict_above(ci, ACCURACY)])
+            rows.append([f"{task}: exact match > 60% (§6.1, read as 'accuracy' for generation)",
+                         f"{ci.estimate:.1%} [{ci.low:.1%}, {ci.high:.1%}]", "> 60%", verdict_above(ci, 0.6)])
         for k, run in enumerate(runs):
             adapter_tests.append((task, k, inference.paired(run.primary - rnd.primary, "test example", seed=seed)))
         zero = baselines[task].get("base model zero-shot")
@@ -864,10 +862,9 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
             d = interval(runs, baseline=zero, resamples=resamples, seed=seed)
             figures.update({f"p3_{task}_vs_base": d.estimate, f"p3_{task}_vs_base_low": d.low,
                             f"p3_{task}_vs_base_high": d.high})
-            gain = f"+{GAIN_OVER_BASE * 100:.0f}"
-            rows.append([f"{task}: {gain} to 25 points over the base model (§3.1)",
+            rows.append([f"{task}: +15 to 25 points over the base model (§3.1)",
                          f"{d.estimate * 100:+.1f} points [{d.low * 100:+.1f}, {d.high * 100:+.1f}]",
-                         f">= {gain} points", verdict_above(d, GAIN_OVER_BASE)])
+                         ">= +15 points", verdict_above(d, 0.15)])
     # a second pass over the tasks: each adapter's Holm-adjusted p needs every adapter's test first
     adjusted = inference.holm([t.p for _, _, t in adapter_tests]) if adapter_tests else []
     for task in lora:
@@ -886,11 +883,11 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
             ts = inference.paired(per_seed, "seed", seed=seed)
             figures.update({f"p3_{task}_vs_random_seed_p": ts.p, f"p3_{task}_vs_random_seed_n": ts.n})
             over_seeds = f"; over the {ts.n} seeds, exact p = {ts.p:.4f} (cannot go below {ts.p_floor:.4f})"
-        ok = worst < P_VS_RANDOM and all(t.estimate > 0 for t, _ in mine) and d.low > 0
-        rows.append([f"{task}: p < {P_VS_RANDOM} vs random baseline (§6.1)",
+        ok = worst < 0.05 and all(t.estimate > 0 for t, _ in mine) and d.low > 0
+        rows.append([f"{task}: p < 0.05 vs random baseline (§6.1)",
                      f"{metric} {d.estimate * 100:+.1f} points [{d.low * 100:+.1f}, {d.high * 100:+.1f}] over seeds and "
                      f"examples; each adapter over its {n_examples} test examples, largest Holm p = {worst:.4f}"
-                     + over_seeds, f"p < {P_VS_RANDOM} (each adapter)", "met" if ok else "not met"])
+                     + over_seeds, "p < 0.05 (each adapter)", "met" if ok else "not met"])
 
     plans_model = model == PLAN_MODEL
     int8 = deployment.loc[INT8]
@@ -900,12 +897,10 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
                f"(median over {int(int8['queries'])} queries, each the median of {int(int8['repeats'])} repeats; "
                f"bootstrap 95% interval), p95 {int8['p95 ms']:.0f} ms, on this machine's CPU")
     if plans_model:
-        rows.append([LATENCY_CRITERION, latency, f"p50 < {LATENCY_MS} ms",
-                     verdict_above(inference.Interval(-int8["p50 ms"], -int8["p50 high"], -int8["p50 low"]),
-                                   -LATENCY_MS)])
+        rows.append([LATENCY_CRITERION, latency, "p50 < 150 ms",
+                     verdict_above(inference.Interval(-int8["p50 ms"], -int8["p50 high"], -int8["p50 low"]), -150)])
     else:
-        rows.append([LATENCY_CRITERION, f"{model}, not {PLAN_MODEL}: {latency}", f"p50 < {LATENCY_MS} ms",
-                     NOT_TESTABLE])
+        rows.append([LATENCY_CRITERION, f"{model}, not {PLAN_MODEL}: {latency}", "p50 < 150 ms", NOT_TESTABLE])
     overall = agreement.loc["all"]
     figures.update(p3_int8_agreement=float(overall["agreement"]), p3_int8_agreement_low=float(overall["low"]),
                    p3_int8_agreement_high=float(overall["high"]), p3_int8_agreement_n=int(overall["examples"]))
@@ -913,26 +908,23 @@ def success_criteria(train_results, lora: dict[str, Scores], seed_scores: dict[s
                  f"int8 (weight-only): same class as float32 on {int(overall['same class'])} of "
                  f"{int(overall['examples'])} classification "
                  f"test examples, {overall['agreement']:.1%} [Wilson {overall['low']:.1%}, {overall['high']:.1%}]",
-                 f">= {INT8_AGREEMENT:.0%}",
-                 verdict_above(inference.Interval(float(overall["agreement"]), float(overall["low"]),
-                                                  float(overall["high"])), INT8_AGREEMENT)])
+                 ">= 95%", verdict_above(inference.Interval(float(overall["agreement"]), float(overall["low"]),
+                                                            float(overall["high"])), 0.95)])
     mb = float(sizes.loc[SIZE_ROWS[3], "MB on disk"])
     figures["p3_quantized_mb"] = mb
-    size = f"< {SIZE_MB} MB"
     if plans_model:
-        rows.append([f"deployment size {size} quantized (§2.1)", f"{mb:.0f} MB", size,
-                     "met" if mb < SIZE_MB else "not met"])
+        rows.append(["deployment size < 300 MB quantized (§2.1)", f"{mb:.0f} MB", "< 300 MB",
+                     "met" if mb < 300 else "not met"])
     else:
-        rows.append([f"deployment size {size} quantized (§2.1)",
+        rows.append(["deployment size < 300 MB quantized (§2.1)",
                      f"{model}, not {PLAN_MODEL}: {mb:.0f} MB at int8 (the claims ledger does the arithmetic for "
-                     "the plan's model)", size, NOT_TESTABLE])
+                     "the plan's model)", "< 300 MB", NOT_TESTABLE])
     total = sum(test_sizes.values())
     figures.update(p3_test_examples=int(total), p3_runs=len(train_results))
-    rows.append([f"{TEST_EXAMPLES:,}+ test examples (§3.2)",
-                 f"{total} ({', '.join(f'{k} {v}' for k, v in test_sizes.items())})",
-                 f">= {TEST_EXAMPLES}", "met" if total >= TEST_EXAMPLES else "not met"])
-    rows.append([f"{TRAINING_RUNS} training runs (§3.2)", f"{len(train_results)} seeds", f">= {TRAINING_RUNS}",
-                 "met" if len(train_results) >= TRAINING_RUNS else "not met"])
+    rows.append(["1,000+ test examples (§3.2)", f"{total} ({', '.join(f'{k} {v}' for k, v in test_sizes.items())})",
+                 ">= 1000", "met" if total >= 1000 else "not met"])
+    rows.append(["5 training runs (§3.2)", f"{len(train_results)} seeds", ">= 5",
+                 "met" if len(train_results) >= 5 else "not met"])
     for name in ("no convergence", "validation accuracy below random", "over budget"):
         states = [next(c for c in r.checks if c.name == name).status for r in train_results]
         if "triggered" in states:
