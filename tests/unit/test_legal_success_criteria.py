@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from lab import inference
-from lab.legal import evaluate
+from lab.legal import criteria as plan, evaluate
 from lab.legal.lora import AbortCheck, TrainResult
 
 N = 2000  # test examples per task: a bootstrap interval of about +-2 points around 60%
@@ -244,8 +244,6 @@ def test_the_figures_hold_every_value_the_ledger_reads():
 def test_the_table_states_the_thresholds_the_ledger_reads():
     """Until the chapter's table reads lab.legal.criteria (branch p3-thin), each threshold it states is the one the
     claims ledger judges with: a number changed in one place and not the other fails here."""
-    from lab.legal import criteria as plan
-
     table = criteria()
     stated = dict(zip(table.index, table["threshold"]))
     assert evaluate.LATENCY_CRITERION == plan.LATENCY_CRITERION
