@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from lab import inference
-from lab.legal import evaluate
+from lab.legal import criteria as plan, evaluate
 from lab.legal.lora import AbortCheck, TrainResult
 
 N = 2000  # test examples per task: a bootstrap interval of about +-2 points around 60%
@@ -239,3 +239,24 @@ def test_the_figures_hold_every_value_the_ledger_reads():
     assert {f"p3_{t}_vs_random_p_holm" for t in ("jurisdiction", "topic", "cloze")} <= set(figures)
     assert {"p3_int8_p50_ms", "p3_int8_agreement", "p3_quantized_mb"} <= set(figures)
     assert all(figures[f"{n}_low"] <= figures[f"{n}_high"] for n in names)
+
+
+def test_the_table_states_the_thresholds_the_ledger_reads():
+    """Each threshold the chapter's table states is the one the claims ledger judges with (both read
+    lab.legal.criteria): a table that typed its own number, or worded one differently, fails here."""
+    table = criteria()
+    stated = dict(zip(table.index, table["threshold"]))
+    assert evaluate.LATENCY_CRITERION == plan.LATENCY_CRITERION
+    assert evaluate.QUANTIZATION_CRITERION == plan.QUANTIZATION_CRITERION
+    assert stated[plan.LATENCY_CRITERION] == f"p50 < {plan.LATENCY_MS} ms"
+    assert stated[plan.QUANTIZATION_CRITERION] == f">= {plan.INT8_AGREEMENT:.0%}"
+    assert stated["training convergence: validation-loss reduction > 50% (§6.1)"] == f"> {plan.LOSS_REDUCTION:.0%}"
+    assert stated["jurisdiction: accuracy > 60% (§6.1)"] == f"> {plan.ACCURACY:.0%}"
+    for task, (low, words) in plan.EXPECTED.items():
+        assert stated[f"{task}: plan's expected range {words}"] == f">= {low:.0%}"
+    assert stated["jurisdiction: +15 to 25 points over the base model (§3.1)"] == \
+        f">= +{plan.GAIN_OVER_BASE * 100:.0f} points"
+    assert stated["jurisdiction: p < 0.05 vs random baseline (§6.1)"] == f"p < {plan.P_VS_RANDOM} (each adapter)"
+    assert stated["deployment size < 300 MB quantized (§2.1)"] == f"< {plan.SIZE_MB} MB"
+    assert stated["1,000+ test examples (§3.2)"] == f">= {plan.TEST_EXAMPLES}"
+    assert stated["5 training runs (§3.2)"] == f">= {plan.TRAINING_RUNS}"
