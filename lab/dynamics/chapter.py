@@ -1,15 +1,28 @@
 """Part I notebooks: parameters, backend opening and the figures (the original's six, from our runs)."""
 from __future__ import annotations
 
+import json
 import os
 
-from ..models import assets
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+from IPython.display import Markdown, display
+
 from .. import models
+from ..models import assets
 from ..publish.params import Param, ParameterError, Spec
 from . import actions as act
 from . import attractors as attr
 from . import experiments as ex
-from .observables import ORIGINAL_THRESHOLD  # noqa: F401  (the pass mark the analysis page cites)
+# Part I's pages import this module and no other of the part: what they call elsewhere is named here.
+from .comparisons import compare  # noqa: F401
+from .experiments import Grid, frame, run, unavailable  # noqa: F401
+from .experiments_page import OBSERVED, all_rankings, comparison_figures  # noqa: F401
+from .observables import ORIGINAL_THRESHOLD
+from .summary import ranking_by_change, ranking_figures, slug  # noqa: F401
+from .summary import robustness as original_robustness  # noqa: F401  (the original's score of a model)
 
 SPEC = Spec(
     Param("backend", (str,), "'local' (transformers, white-box) or 'openai' (any OpenAI-compatible API)",
@@ -138,10 +151,6 @@ def backend_records(backends: dict, records: dict | None = None) -> dict:
 def show_backend_records(backends: dict, records: dict | None = None) -> None:
     """Print each API backend's record in the notebook, and keep it in the output's metadata
     (``lab_backend``) where tools read it; nothing for local backends."""
-    import json
-
-    from IPython.display import Markdown, display
-
     for name, rec in backend_records(backends, records).items():
         lines = [f"**Backend record: {name}**", ""]
         lines += [f"- {k}: {json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v}"
@@ -166,8 +175,6 @@ def _unavailable_note(fig, why: str):
 
 def fig_delta(cmp, observable: str, title: str):
     """Mean perturbed - control difference per condition with its bootstrap 95% interval."""
-    import plotly.graph_objects as go
-
     d = _labelled(cmp[cmp.observable == observable])
     if "unavailable" in d and len(d) and d["unavailable"].notna().all():
         fig = go.Figure()
@@ -184,8 +191,6 @@ def fig_delta(cmp, observable: str, title: str):
 
 def fig_kl_comparison(df):
     """The exact KL of next-token distributions beside the original word-count "KL", per condition."""
-    import plotly.graph_objects as go
-
     d = _labelled(df[df.action != "control"])
     control = df[df.action == "control"].set_index("attractor").original_word_kl
     d["word_kl_delta"] = d.original_word_kl - d.attractor.map(control)
@@ -206,9 +211,6 @@ def fig_kl_steps(df, actions=("A", "B", "C", "D", "E")):
     """KL along the decoding steps for the strongest magnitude of each action, averaged over attractors and
     seeds. Rows have different numbers of steps through an API (its KL stops at the divergence point):
     each step is averaged over the rows that reach it (``experiments.mean_per_step``)."""
-    import numpy as np
-    import plotly.graph_objects as go
-
     fig = go.Figure()
     for action in actions:
         sub = df[df.action == action]
@@ -226,8 +228,6 @@ def fig_kl_steps(df, actions=("A", "B", "C", "D", "E")):
 
 
 def fig_heatmap(df, observable: str, delta: bool, title: str):
-    import plotly.graph_objects as go
-
     d = _labelled(df)
     control = d[d.action == "control"].set_index("attractor")[observable]
     d = d[d.action != "control"]
@@ -244,8 +244,6 @@ def fig_heatmap(df, observable: str, delta: bool, title: str):
 
 
 def fig_control_vs_modified(df, observable: str = "true_prob_mean"):
-    import plotly.express as px
-
     d = _labelled(df)
     control = d[d.action == "control"].set_index("attractor")[observable]
     d = d[d.action != "control"].groupby(["action", "condition", "attractor"], sort=False)[observable].mean()
@@ -266,7 +264,7 @@ def fig_control_vs_modified(df, observable: str = "true_prob_mean"):
     return fig
 
 
-def robustness(df):
+def robustness_by_attractor(df):
     """Per attractor: 1 - mean edit distance / generated length over all perturbed runs (1 = unmoved)."""
     d = df[df.action != "control"]
     r = 1 - (d.edit_distance / d.generated_tokens.clip(lower=1)).clip(upper=1)
@@ -274,8 +272,6 @@ def robustness(df):
 
 
 def fig_robustness(ranking):
-    import plotly.graph_objects as go
-
     fig = go.Figure(go.Bar(x=ranking.index.tolist(), y=ranking.values.tolist()))
     fig.update_layout(template="plotly_white", height=360, yaxis_title="robustness (1 = continuation unchanged)",
                       margin=dict(l=50, r=20, t=30, b=80))
@@ -301,3 +297,36 @@ def word_kl_correlation(df) -> float | str:
         return "unavailable"
     sub = df[df.action != "control"]
     return float(sub[["original_word_kl", "kl_mean"]].corr(method="spearman").iloc[0, 1])
+
+
+def attractor_figures(table) -> dict:
+    """The p1_attractors prose's figures, from the control generations of one model (``original_vs_actual``)."""
+    return {"p1a_n_attractors": len(table),
+            "p1a_testable": int(table.extractable_32.notna().sum()),
+            "p1a_extractable": int(table.extractable_32.fillna(0).sum()),
+            "p1a_original_memorized": int(table.original_memorized.sum()),
+            "p1a_capped": int((table.original_ceiling < 0.8).sum()),
+            "p1a_best_prefix": int(table.matched_prefix.max()),
+            "p1a_ceiling_below_07": int((table.original_ceiling < 0.7).sum()),
+            "p1a_ceiling_max": float(table.original_ceiling.max()),
+            "p1a_ceiling_max_text": str(table.original_ceiling.idxmax())}
+
+
+def fig_attractor_prefix(tables: dict):
+    """Tokens matching the true continuation per attractor, one bar per model."""
+    long = pd.concat({n: t[["matched_prefix"]] for n, t in tables.items()}, names=["model"]).reset_index()
+    return px.bar(long, x="attractor", y="matched_prefix", color="model", barmode="group", template="plotly_white",
+                  height=380, labels={"matched_prefix": "tokens matching the true continuation"})
+
+
+def analysis_figures(df) -> dict:
+    """The p1_analysis prose's figures: what the original's own metric passes, and how its word-count "KL"
+    tracks the next-token KL ("unavailable" without log-probabilities)."""
+    passable = df.original_ceiling >= ORIGINAL_THRESHOLD
+    return {"p1x_orig_memorized": int(df.original_memorized.sum()),
+            "p1x_rows": len(df),
+            "p1x_ceiling_max": float(df.original_ceiling.max()),
+            "p1x_passable": int(passable.sum()),
+            "p1x_passable_attractors": ", ".join(sorted(df[passable].attractor.unique())) or "none",
+            "p1x_threshold": ORIGINAL_THRESHOLD,
+            "p1x_corr": word_kl_correlation(df)}

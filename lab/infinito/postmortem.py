@@ -25,8 +25,9 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from . import leaks
 from . import chapter as part2
+from . import leaks
+from .chapter import load_data, save_results  # noqa: F401  (the page reads its corpus and saves its results here)
 from ..corpus import make_collate
 from ..publish.params import Param, Spec
 from .model import ORIGINAL_PARAMETERS, Infinito

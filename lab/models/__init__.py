@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from myst_nb import glue
+
 from . import assets
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -225,6 +227,17 @@ def loaded_table():
 
     rows = [asdict(r) for r in LOADED.values()]
     return pd.DataFrame(rows, columns=list(Loaded.__dataclass_fields__)).set_index("name")
+
+
+def weights_record(model: str | list[str], glue_as: str):
+    """``loaded_table()``, the last cell of a chapter, after gluing under ``glue_as`` the parameter count of
+    ``model`` (the largest of a list) for the claims ledger's scale gate. A model this process did not load (one
+    behind an API) has no weights here to count: nothing is glued, and the ledger says the scale is unknown."""
+    loaded = loaded_table()
+    here = [m for m in ([model] if isinstance(model, str) else model) if m in loaded.index]
+    if here:
+        glue(glue_as, int(loaded.loc[here, "parameters"].max()), display=False)
+    return loaded
 
 
 @contextmanager

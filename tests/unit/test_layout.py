@@ -1,5 +1,7 @@
 """The package's layout holds: no import circles, the publishing machinery imports no part, and a part imports
 only the shared rooms, itself, and what CONTRIBUTING.md allows (imports inside functions count too)."""
+import nbformat
+
 from lab.publish import runner
 
 LAB = runner.REPO / "lab"
@@ -80,3 +82,43 @@ def test_the_checks_see_a_circle_and_a_crossing():
     assert circles(graph) == [("lab.infinito.chapter", "lab.legal.lora")]
     assert crossings(graph) == {"lab.infinito.chapter": ["lab.legal.lora"], "lab.legal.lora": ["lab.infinito.chapter"]}
     assert machinery_importing_parts(graph) == {"lab.publish.book": ["lab.ledger"]}
+
+
+# What a page may import of lab: the machinery (lab.publish), the weights' record (lab.models), and ONE module of
+# its part: the part's chapter.py, or the page module of a page that has its own (CONTRIBUTING.md).
+PAGE_MODULES = {"lab.models.chapter", "lab.dynamics.chapter", "lab.memorization.chapter", "lab.infinito.chapter",
+                "lab.infinito.postmortem", "lab.legal.chapter", "lab.ledger"}
+
+
+def page_imports(code: str, modules: set[str]) -> set[str]:
+    """The modules of lab that a page's code imports, each named once (``from lab import x``: lab.x, not lab)."""
+    found = {m for m in runner._lab_imports(code) if m in modules}
+    return {m for m in found if not any(o.startswith(m + ".") for o in found)}
+
+
+def page_violations(code: str, modules: set[str]) -> list[str]:
+    imported = page_imports(code, modules) - {"lab.models"}
+    science = sorted(m for m in imported if not m.startswith("lab.publish"))
+    if len(science) > 1 or set(science) - PAGE_MODULES:
+        return science
+    return []
+
+
+def _notebook_code(path) -> str:
+    return "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+
+
+def test_each_page_imports_one_module_of_its_part():
+    modules = set(_graph())
+    bad = {nb.stem: v for nb in sorted((runner.REPO / "notebooks").glob("*.ipynb"))
+           if (v := page_violations(_notebook_code(nb), modules))}
+    assert not bad, "pages importing more than their part's chapter (or page module)"
+
+
+def test_the_page_check_sees_a_second_module():
+    modules = set(_graph())
+    good = "from lab.publish import chapter, plots\nfrom lab.dynamics import chapter as nb\nfrom lab import models\n"
+    assert page_violations(good, modules) == []
+    assert page_violations(good + "from lab.dynamics import summary\n", modules) == ["lab.dynamics.chapter",
+                                                                                      "lab.dynamics.summary"]
+    assert page_violations("from lab import inference\n", modules) == ["lab.inference"]
