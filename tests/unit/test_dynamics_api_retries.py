@@ -76,9 +76,9 @@ def test_transient_faults_are_retried_and_every_retry_is_in_the_run_record(tmp_p
 
 def test_the_waits_follow_retry_after_and_exponential_backoff_both_capped(tmp_path):
     waits = []
-    capped = _client(FaultyTransport((429, 3600), (503, 7)), tmp_path, waits)
+    capped = _client(FaultyTransport((429, 3600), (503, 7), (429, -5)), tmp_path, waits)
     capped.request("completions", BODY)
-    assert waits == [MAX_WAIT_S, 7.0]
+    assert waits == [MAX_WAIT_S, 7.0, 0.0]  # a negative Retry-After is no wait, not an error
     waits.clear()
     backoff = _client(FaultyTransport(*[502] * 8), tmp_path / "b", waits, max_retries=8, backoff=0.5)
     backoff.request("completions", BODY)
