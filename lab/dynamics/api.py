@@ -1,9 +1,10 @@
 """OpenAI-compatible backend: OpenRouter, vLLM or any local server, through the ``openai`` client.
 
-Every request goes through one path: look it up in the on-disk cache (keyed by the endpoint, base URL,
-full request body and the model identity the server reports, never the key), check the budget, send it with retries and backoff on 429, 5xx,
-timeouts and dropped connections, account its tokens and cost, and write the response atomically into
-the cache. A re-run, or a run resumed after being killed, costs nothing for requests already answered.
+Every request goes through one path: look it up in the on-disk cache (keyed by the endpoint, base URL, full
+request body and the model identity the server reports, never the key), check the budget, send it with retries
+and backoff on 408, 429, 5xx, timeouts and dropped connections (any other error is raised at once, unretried),
+account its tokens, cost and retries, and write the response atomically into the cache. A re-run, or a run
+resumed after being killed, costs nothing for requests already answered.
 
 Capabilities are probed once per (base URL, model, reported model identity, code of this module) and
 remembered in the cache folder: raw completions (else chat), ``logprobs``/``top_logprobs``,
@@ -23,13 +24,17 @@ import json
 import os
 import re
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+# tenacity runs the attempts, the backoff and the give-up; CONTRIBUTING keeps home-made code for what no kept
+# library does, and a retry loop is what tenacity is.
+from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from .backends import BackendError
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
+MAX_WAIT_S = 60.0  # the longest wait between two attempts, whatever the backoff or the server's Retry-After says
 
 
 class BudgetExceeded(RuntimeError):
@@ -93,6 +98,15 @@ def pinned_model(exc) -> str | None:
     return m.group(1) if m else None
 
 
+def retry_after(exc) -> float | None:
+    """The seconds a server asked to wait before the next attempt (its ``Retry-After`` header), if it said."""
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    try:
+        return max(0.0, float(headers.get("retry-after")))
+    except (TypeError, ValueError):
+        return None
+
+
 def _atomic_write(path: Path, data: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
@@ -112,7 +126,11 @@ class OpenAICompatible:
     def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None,
                  cache_dir: str | Path | None = None, budget_usd: float | None = None,
                  budget_tokens: int | None = None, pricing: Pricing | None = None, max_retries: int = 6,
-                 timeout: float = 60.0, backoff: float = 1.0, endpoint: str = "auto", tokenizer=None):
+                 timeout: float = 60.0, backoff: float = 1.0, endpoint: str = "auto", tokenizer=None,
+                 http_client=None):
+        """``max_retries`` attempts after the first, ``backoff`` * 2^(retry - 1) seconds apart (at most
+        ``MAX_WAIT_S``) unless the server says otherwise in ``Retry-After``. ``http_client`` is the
+        ``openai`` client's own (an ``httpx2.Client``, e.g. over a ``MockTransport``)."""
         import openai
 
         if not isinstance(model, str) or not model:
@@ -128,9 +146,20 @@ class OpenAICompatible:
             base_url = OPENROUTER_URL
         api_key = api_key or os.environ.get("OPENAI_API_KEY") or "no-key"
         self.model, self.base_url, self.name = model, base_url.rstrip("/"), model
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=timeout)
-        self._errors = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
-                        openai.APIConnectionError)
+        # the openai client's own retries are off: tenacity retries here, so that each retry is counted
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=timeout,
+                                    http_client=http_client)
+        transient = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
+                     openai.APIConnectionError)
+
+        def retryable(exc: BaseException) -> bool:
+            # 408 is a request timeout reported by the server (OpenRouter sends it): the same fault as a
+            # timeout of this client, and what the openai client itself retries
+            return isinstance(exc, transient) or (isinstance(exc, openai.APIStatusError) and exc.status_code == 408)
+
+        self._exponential = wait_exponential(multiplier=backoff, max=MAX_WAIT_S)
+        self.retrying = Retrying(stop=stop_after_attempt(max_retries + 1), retry=retry_if_exception(retryable),
+                                 wait=self._wait, before_sleep=self._count_retry)
         self._openai = openai
         if cache_dir is None:
             from ..models import assets
@@ -139,7 +168,6 @@ class OpenAICompatible:
         self.cache_dir = Path(cache_dir)
         self.budget_usd, self.budget_tokens = budget_usd, budget_tokens
         self.pricing = pricing or Pricing()
-        self.max_retries, self.backoff = max_retries, backoff
         self.requested_endpoint = endpoint
         self.tokenizer = tokenizer
         self.accounting = Accounting()
@@ -226,15 +254,12 @@ class OpenAICompatible:
         extra = {"provider": {"require_parameters": True}} if self.openrouter and (
             "logprobs" in body or "logit_bias" in body) else None
         call = self.client.completions.create if endpoint == "completions" else self.client.chat.completions.create
-        for attempt in range(self.max_retries + 1):
-            try:
-                response = call(**body, extra_body=extra) if extra else call(**body)
-                break
-            except self._errors as exc:
-                if attempt == self.max_retries:
-                    raise RequestFailed(f"{endpoint} request failed after {attempt + 1} attempts: {exc}") from exc
-                self.accounting.retries += 1
-                time.sleep(self._delay(exc, attempt))
+        try:
+            response = self.retrying(call, **body, extra_body=extra) if extra else self.retrying(call, **body)
+        except RetryError as exc:  # every attempt failed with a retryable error; any other error is raised as is
+            last = exc.last_attempt
+            raise RequestFailed(f"{endpoint} request failed after {last.attempt_number} attempts: "
+                                f"{last.exception()}") from last.exception()
         data = response.model_dump()
         self.accounting.requests_sent += 1
         usage = data.get("usage") or {}
@@ -245,16 +270,13 @@ class OpenAICompatible:
         _atomic_write(path, data)
         return data, False
 
-    def _delay(self, exc, attempt: int) -> float:
-        retry_after = None
-        response = getattr(exc, "response", None)
-        if response is not None:
-            try:
-                retry_after = float(response.headers.get("retry-after"))
-            except (TypeError, ValueError):
-                retry_after = None
-        delay = self.backoff * 2 ** attempt
-        return min(60.0, retry_after if retry_after is not None else delay)
+    def _wait(self, state: RetryCallState) -> float:
+        """The server's Retry-After where it gave one, else exponential backoff; at most MAX_WAIT_S."""
+        asked = retry_after(state.outcome.exception())
+        return min(MAX_WAIT_S, asked) if asked is not None else self._exponential(state)
+
+    def _count_retry(self, state: RetryCallState) -> None:
+        self.accounting.retries += 1  # called before each wait, so once per attempt after the first
 
     # ------------------------------------------------------------ capabilities
     def _body(self, endpoint: str, prompt: str, max_tokens: int, temperature: float, seed: int | None,

@@ -11,11 +11,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import openai
 import pytest
 
 from lab.dynamics import experiments as ex
-from lab.dynamics.api import BudgetExceeded, OpenAICompatible, Pricing, RequestFailed
+from lab.dynamics.api import BudgetExceeded, OpenAICompatible, Pricing
 from lab.dynamics.backends import BackendError, LocalLM
 
 
@@ -112,6 +111,8 @@ def test_a_server_that_drops_logprobs_makes_those_metrics_unavailable(dropping_s
 
 
 def test_faults_are_retried_and_the_run_finishes(faulty_server, vocab, tmp_path):
+    """The smoke test of the retries over real sockets: a real timeout and a really dropped connection. Which
+    faults are retried, the waits and the failures: tests/unit/test_dynamics_api_retries.py."""
     api = _client(faulty_server.url, tmp_path, vocab, timeout=0.5, max_retries=5)
     out = api.complete("1, 2, 3,", 4)
     assert out.text and api.accounting.retries == 4 + 3 * 4  # 429, 500, slow, dropped; for 4 requests
@@ -149,16 +150,6 @@ def test_a_budget_for_the_probes_and_one_call_refuses_the_second(server, vocab, 
     with pytest.raises(BudgetExceeded):
         api.complete(prompt, max_tokens, seed=1)  # another request (another seed) of the same size
     assert len(server.served()) == served and api.accounting.requests_sent == probe.accounting.requests_sent + 1
-
-
-def test_a_request_that_fails_every_retry_raises_and_is_not_cached(faulty_server, vocab, tmp_path):
-    # the fault server answers each new body 429, 500, too slow, dropped, then 200: three attempts all fail
-    api = _client(faulty_server.url, tmp_path, vocab, timeout=0.5, max_retries=2)
-    body = {"model": "tiny", "prompt": "A body no other test sends", "max_tokens": 2, "temperature": 0.0}
-    with pytest.raises(RequestFailed, match="after 3 attempts"):
-        api.request("completions", body)
-    assert (api.accounting.retries, api.accounting.requests_sent) == (2, 0)
-    assert not api.cache_path("completions", body).exists() and not list((tmp_path / "cache").rglob("*.json"))
 
 
 class CannedServer:
@@ -208,18 +199,6 @@ def canned():
 def _completion(usage: dict) -> dict:
     return {"id": "x", "object": "text_completion", "created": 0, "model": "m", "usage": usage,
             "choices": [{"index": 0, "text": " ok", "finish_reason": "length", "logprobs": None}]}
-
-
-@pytest.mark.parametrize("status, attempts", [(400, 1), (404, 1), (422, 1), (429, 3)])
-def test_a_client_error_is_not_retried_but_a_rate_limit_is(canned, tmp_path, status, attempts):
-    srv = canned(status, {"error": {"message": "no", "type": "invalid_request_error"}})
-    api = OpenAICompatible("m", base_url=srv.url, cache_dir=tmp_path, max_retries=2, backoff=0.0)
-    body = {"model": "m", "prompt": "x", "max_tokens": 1}
-    expected = RequestFailed if status == 429 else openai.APIStatusError
-    with pytest.raises(expected):
-        api.request("completions", body)
-    assert srv.hits == attempts and api.accounting.retries == attempts - 1
-    assert not list(tmp_path.rglob("*.json"))
 
 
 def test_usage_cost_reported_by_the_server_is_summed_and_spends_the_budget(canned, tmp_path):
