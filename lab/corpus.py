@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from .gpt import IGNORE_INDEX
+from .models import assets
 
 EOT = 50256
 
@@ -177,8 +178,6 @@ def substitute(encoding=None, files: list[Path] | None = None, holdout_every: in
 
 
 def _encoding():
-    from .models import assets
-
     return assets.gpt2_encoding()
 
 

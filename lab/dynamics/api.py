@@ -31,6 +31,7 @@ from pathlib import Path
 # library does, and a retry loop is what tenacity is.
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from . import identity
 from .backends import BackendError
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
@@ -298,8 +299,6 @@ class OpenAICompatible:
 
     def capabilities_path(self) -> Path:
         """The probe's record: keyed by the model's reported identity and the code that reads the probe."""
-        from . import identity
-
         key = self._key("probe", {"model": self.name, "code": identity.code(identity.PROBE_MODULE)})
         return self.cache_dir / f"capabilities-{key[:16]}.json"
 

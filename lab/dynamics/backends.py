@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Sequence
 
+from .. import models
+from . import identity
 from .actions import Condition
 
 
@@ -48,8 +50,6 @@ class LocalLM:
     def load(cls, model: str, device: str = "cpu", dtype: str = "float32") -> "LocalLM":
         """A registry name (``smollm2-135m``, ``gemma3-270m``), a local HF directory, a .gguf file or a
         Hugging Face hub id, on ``device`` (``auto`` allowed) in ``dtype`` (see ``lab.models.load``)."""
-        from .. import models
-
         try:
             src = models.source(model)
         except KeyError as exc:
@@ -62,8 +62,6 @@ class LocalLM:
         """Content hash of the model (weights, config, tokenizer files), never its name, with the dtype and
         device type it runs in (bf16 or a GPU kernel can change a greedy path): results cached under it are
         reused only for the same model run the same way (see ``lab.dynamics.identity``)."""
-        from . import identity
-
         dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
         where = f":{dtype}:{self.device.type}"
         if self.path is not None:

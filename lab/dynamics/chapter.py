@@ -16,6 +16,9 @@ from ..publish.params import Param, ParameterError, Spec
 from . import actions as act
 from . import attractors as attr
 from . import experiments as ex
+from . import summary
+from .api import OpenAICompatible, Pricing
+from .backends import LocalLM
 # Part I's pages import this module and no other of the part: what they call elsewhere is named here.
 from .comparisons import compare  # noqa: F401
 from .experiments import Grid, frame, run, unavailable  # noqa: F401
@@ -69,9 +72,6 @@ def open_backends(params: dict) -> dict:
     """{label: (backend, vocabulary)} for the model and the extra models."""
     import torch
 
-    from .api import OpenAICompatible, Pricing
-    from .backends import LocalLM
-
     # One thread unless told otherwise: on a shared 2-core machine two threads that contend with other
     # processes made a forward pass 20x slower (measured: 2.7 s vs 0.14 s for SmolLM2 on 4 tokens).
     torch.set_num_threads(int(os.environ.get("LAB_TORCH_THREADS", "1")))
@@ -110,8 +110,6 @@ def run_chat(params: dict, backends: dict) -> tuple[dict, dict]:
     """The original's prompt format, undone in every other run: its seed-faithful actions on its own text
     (``summary.ORIGINAL_TEXT``), each prompt sent as one user message through the model's chat template.
     Returns ({model: frame}, {model: why it was not run}); checkpointed like the main grid."""
-    from . import summary
-
     g = ex.Grid((summary.ORIGINAL_TEXT,), {a: [] for a in summary.CLAIMED_ORDER}, tuple(params["seeds"]),
                 params["max_new_tokens"], params["prefix_tokens"], 0.0, params["batch_size"], chat=True)
     frames, why = {}, {}

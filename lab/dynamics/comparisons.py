@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
+
 from .. import inference
 from . import experiments as ex
 
@@ -36,9 +39,6 @@ def compare(records, observables: list[str] | None = None, seed: int = 0):
     95% t-interval, the exact sign-flip p-value, the design's smallest possible p (``p_floor``), the
     Holm-adjusted p within the observable's family, and Cohen's d_z. A condition measured on one attractor gets
     its difference and no test."""
-    import numpy as np
-    import pandas as pd
-
     df = ex.frame(records)
     missing = ex.unavailable_observables(df)
     rows = []

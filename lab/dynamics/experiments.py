@@ -13,8 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
 from . import actions as act
 from . import attractors as attr
@@ -233,9 +238,6 @@ def _run_attractor_api(api, vocab, grid: Grid, attractor: attr.Attractor) -> lis
 def run(backend, grid: Grid, checkpoint_dir: str | Path | None = None, vocab=None, progress: bool | None = None):
     """All records of the grid (a list of dicts). With ``checkpoint_dir``, each attractor's records are
     stored there once computed and read back on the next run with the same grid and backend."""
-    import os
-
-    from tqdm.auto import tqdm
 
     if progress is None:  # executed notebooks set TQDM_DISABLE (bars carry times that differ every run)
         progress = os.environ.get("TQDM_DISABLE") != "1"
@@ -260,8 +262,6 @@ def run(backend, grid: Grid, checkpoint_dir: str | Path | None = None, vocab=Non
 
 
 def frame(records):
-    import pandas as pd
-
     df = pd.DataFrame([r for r in records if "unavailable" not in r])
     for col in ("extractable_32", "extractable_50", "original_memorized"):
         if col in df:
@@ -287,8 +287,6 @@ def mean_per_step(step_lists):
     """(mean, rows) per decoding step of per-row step arrays of different lengths (API KL steps stop at the
     divergence point): aligned on the step, padded with NaN, averaged over the rows that reach the step.
     Rows without steps are left out; empty lists when no row has any."""
-    import numpy as np
-
     rows = [list(s) for s in step_lists if s is not None and len(s)]
     if not rows:
         return [], []

@@ -11,6 +11,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from .. import models
+from ..publish import runner
+
 # Records of the A-E grid are computed by this module and everything it imports.
 RECORDS_MODULE = "lab.dynamics.experiments"
 # The capability probe is interpreted by this one.
@@ -24,8 +27,6 @@ def _file_digest(path: Path) -> str:
 
 def model_files(path: str | Path) -> str:
     """sha256 over the names and contents of a local model's files (``lab.models.files_sha256``)."""
-    from .. import models
-
     return models.files_sha256(path)
 
 
@@ -42,8 +43,6 @@ def state_dict(model) -> str:
 def code(module: str = RECORDS_MODULE) -> str:
     """sha256 of the source of ``module`` and every lab module it imports (the closure ``lab book`` uses).
     Recomputed on each call (a few small files): an edit is seen at once, within one process too."""
-    from ..publish import runner  # runner imports nothing of lab.dynamics: no import circle
-
     h = hashlib.sha256()
     for f in runner.lab_closure(f"import {module}"):
         h.update(f"{f.relative_to(runner.REPO)}:{_file_digest(f)}\n".encode())

@@ -15,7 +15,11 @@ from collections import Counter
 from functools import lru_cache
 from typing import Sequence
 
+import numpy as np
+from scipy.stats import entropy
+
 from ..extraction import matched_prefix_length  # noqa: F401  (one definition, shared with lab.extraction)
+from ..models import assets
 
 # ---------------------------------------------------------------- distributions
 
@@ -101,15 +105,11 @@ def k_extractable(generated: Sequence, true_continuation: Sequence, k: int) -> b
 def _sentence_model():
     from sentence_transformers import SentenceTransformer
 
-    from ..models import assets
-
     return SentenceTransformer(str(assets.path("minilm")), device="cpu")
 
 
 def embedding_distances(pairs: Sequence[tuple[str, str]], batch_size: int = 64) -> list[float]:
     """Cosine distance (1 - cos) between all-MiniLM-L6-v2 embeddings of each pair of texts."""
-    import numpy as np
-
     if not pairs:
         return []
     model = _sentence_model()
@@ -163,8 +163,6 @@ def original_word_kl(generated: str, canonical: str, smoothing: float = ORIGINAL
     texts are empty). It ignores order and compares one sample against a text, so it is not a divergence
     between model distributions; with smoothing 1e-10 a canonical word the output lacks costs about 20 nats,
     so an empty output scores lower than a perfect continuation that omits the prompt's words."""
-    from scipy.stats import entropy
-
     c, g = Counter(w.lower() for w in original_words(canonical)), Counter(w.lower() for w in original_words(generated))
     vocab = sorted(set(c) | set(g))
     if not vocab:

@@ -12,6 +12,9 @@ from __future__ import annotations
 import math
 import re
 
+import pandas as pd
+from scipy import stats as sps
+
 UNAVAILABLE = "unavailable"  # glued in place of a figure the run could not measure (never an estimate)
 # short name: (column, sign). "prefix" is the drop in the number of generated tokens that match the true
 # continuation: memorization measured on what is generated, a scale common to every level. The KL and the
@@ -119,8 +122,6 @@ def ranking_by_change(df, chat=None) -> "pd.DataFrame":
     attractor run) and the metric (its composite score, or p(true token)). Kendall's τ (scipy) against the
     claimed order C > B > A > D > E; point estimates only: with one text there is no unit to test over, so
     this says which change moves the ranking, not whether a ranking is significant."""
-    import pandas as pd
-
     rows = _rankings(df, "raw text", {"original's text": [ORIGINAL_TEXT],
                                       "every attractor run": sorted(df.attractor.unique()) if len(df) else []})
     if chat is not None and len(chat):
@@ -131,8 +132,6 @@ def ranking_by_change(df, chat=None) -> "pd.DataFrame":
 
 
 def _rankings(df, fmt: str, texts: dict) -> list[dict]:
-    from scipy import stats as sps
-
     rows = []
     if not len(df) or ORIGINAL_TEXT not in set(df.attractor):
         return rows

@@ -17,6 +17,7 @@ real positions. The notebook ``p2_collate_postmortem`` only calls it.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,11 +26,15 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
+from .. import corpus
+from ..corpus import EOT, make_collate
+from ..gpt import make_adamw
+from ..models import assets
+from ..publish.params import Param, Spec
 from . import chapter as part2
 from . import leaks
+from . import textstats
 from .chapter import load_data, save_results  # noqa: F401  (the page reads its corpus and saves its results here)
-from ..corpus import make_collate
-from ..publish.params import Param, Spec
 from .model import ORIGINAL_PARAMETERS, Infinito
 
 ORIGINAL_REPO = "webtilians/principiodelTodo"
@@ -223,9 +228,6 @@ def train_curve(model, train_rows: torch.Tensor, val_rows: torch.Tensor, collate
                 weight_decay: float = 0.01) -> Curve:
     """The original's loop (AdamW on every parameter, constant learning rate, clipping at 1.0, loss = the
     model's LM loss plus its IIT term), shuffled lines, evaluated every ``eval_every`` steps and at step 0."""
-    import time
-
-    from ..gpt import make_adamw
 
     torch.manual_seed(seed)
     device = next(model.parameters()).device
@@ -307,9 +309,6 @@ class Lines:
 
 
 def raw_lines(p: dict) -> dict[str, list[str]]:
-    from ..models import assets
-    from .. import corpus
-
     if p["corpus"] == "wikitext-2":
         texts = corpus.load_wikitext2(p["wikitext_path"])
         return {"train": texts["train"].splitlines(True), "validation": texts["validation"].splitlines(True)}
@@ -318,8 +317,6 @@ def raw_lines(p: dict) -> dict[str, list[str]]:
 
 def load_lines(p: dict, data) -> Lines:
     """Every line of the run's corpus as the original's loaders would read it (``data``: part2.load_data)."""
-    from ..corpus import EOT
-
     gpt2 = {k: tokenise_lines(v, data.encoding.encode_ordinary) for k, v in raw_lines(p).items()}
     to_run = (lambda ls: ls) if data.vocab is None else (lambda ls: to_vocabulary(ls, data.vocab.encode))
     pad, eos = ((PAD_GPT2, EOT) if data.vocab is None else
@@ -340,9 +337,6 @@ def padding_shares(lines: Lines, seed: int) -> dict:
 def baselines(p: dict, data) -> list[dict]:
     """Unigram and Kneser-Ney bigram fitted on the whole training split: in the run's vocabulary (the figures
     the page's models are compared with) and, with bits per byte, on the full GPT-2 vocabulary."""
-    from .. import corpus
-    from . import textstats
-
     rows = []
     for name, fit in textstats.ngram_baselines(data.corpus.train, data.corpus.validation, data.vocab_size).items():
         rows.append({"model": name, "vocabulary": f"{data.vocab_size:,} ids (this run)", "ppl": fit["ppl"],
@@ -519,7 +513,6 @@ def copy_curve_report(p: dict, line_runs: LineRuns):
     """Where the copy-bug curve reaches the reported 18.99 and where it plateaus (the stated rule), as a figure,
     the glued figures and sentences, and the copy-bug curve's table; ``record`` holds the plateau and crossing."""
     import plotly.graph_objects as go  # plotly takes about a second to import; only the pages draw
-
 
     copy, shifted = line_runs.copy, line_runs.shifted
     reported = part2.REPORTED["fake val PPL"]

@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 
 from ..paths import DATA
 
@@ -168,8 +171,6 @@ def near_duplicate_groups(articles: list[Article], threshold: float = 0.3, shing
     The corpus is small enough (about 1,600 articles) for exact Jaccard of every pair through one sparse
     product, so no MinHash approximation is needed and no pair above the threshold can be missed.
     """
-    import scipy.sparse as sp
-
     sets = [shingles(a.text, shingle) for a in articles]
     vocabulary: dict[int, int] = {}
     rows, cols = [], []
@@ -181,7 +182,6 @@ def near_duplicate_groups(articles: list[Article], threshold: float = 0.3, shing
     shared = sp.triu(x @ x.T, k=1).tocoo()
     sizes = np.array([len(s) for s in sets], dtype=np.float64)
     similarity = shared.data / (sizes[shared.row] + sizes[shared.col] - shared.data)
-    from scipy.sparse.csgraph import connected_components
 
     keep = similarity >= threshold
     pairs = [(articles[i].id, articles[j].id, round(sim, 4)) for i, j, sim in
@@ -444,8 +444,6 @@ def prepare(tasks: list[str], path: str | Path = DEFAULT_PATH, split_seed: int =
 
 def split_table(data: LegalData):
     """Examples per task, split and jurisdiction."""
-    import pandas as pd
-
     rows = []
     for name, ts in data.tasks.items():
         for s in SPLITS:
@@ -468,8 +466,6 @@ def duplicate_summary(data: LegalData) -> dict:
 
 
 def topic_table(data: LegalData):
-    import pandas as pd
-
     current = in_force(data.articles)
     c = Counter((a.jurisdiction, topic_of(a.heading_path) or "(no topic)") for a in current)
     rows = sorted({t for _, t in c})
@@ -492,8 +488,6 @@ def sample(data: LegalData, per_task: int = 3, seed: int = 0) -> list[Example]:
 def sample_table(data: LegalData, per_task: int = 3, seed: int = 0, checked: dict | None = None):
     """The sample with its article, prompt text and answer; ``checked`` maps example keys
     ("task/article id") to the note of the person who checked it against the statute."""
-    import pandas as pd
-
     checked = checked if checked is not None else HAND_CHECKED
     rows = []
     for e in sample(data, per_task, seed):

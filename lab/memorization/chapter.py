@@ -16,10 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from ..models import assets
 from .. import extraction, inference, models, paths
+from ..corpus import make_collate, windows
+from ..dynamics import attractors, chapter as dyn, experiments as ex
+from ..dynamics.api import _atomic_write
+from ..gpt import GPT, GPTConfig
+from ..models import assets
 from ..publish.params import Param, Spec
+from ..train import TrainConfig, Trainer
 from . import canaries, scaling
 
 RUNS = paths.RUNS / "p5_memorization_scale"
@@ -167,8 +173,6 @@ def _interval(ci: tuple[float, float], fmt: str) -> str:
 
 
 def comparison_table(cmps: dict):
-    import pandas as pd
-
     rows = []
     for name, c in cmps.items():
         if c.degenerate:  # every fit is as good as any other: report the counts, not fitted numbers
@@ -266,8 +270,6 @@ def write_manifest(corpus: Corpus, params: dict, seed: int) -> Path:
 
 
 def corpus_summary(corpus: Corpus):
-    import pandas as pd
-
     rows = []
     for kind in ("random", "natural"):
         for d in sorted({c.duplicates for c in corpus.canaries}):
@@ -301,8 +303,6 @@ class Ladder:
 
     @property
     def table(self):
-        import pandas as pd
-
         rows = []
         for r in self.rungs:
             last = r.curve[-1]
@@ -317,8 +317,6 @@ class Ladder:
 
 
 def model_config(size: str):
-    from ..gpt import GPTConfig
-
     layers, width = LADDER[size]
     return GPTConfig(vocab_size=256, block_size=SEQ_LEN, n_layer=layers, n_head=max(1, width // 32), n_embd=width,
                      dropout=0.0, bias=True, causal_mask=True, prenorm=True, init="gpt2")
@@ -346,15 +344,9 @@ def train_ladder(sizes: list[str], corpus: Corpus, epochs: int, seed: int, devic
                  batch_size: int = 32) -> Ladder:
     """Train every rung on the same stream at a constant learning rate and measure every canary after each
     epoch. Checkpoints and per-epoch measurements under runs/ let an interrupted run resume where it stopped."""
-    import pandas as pd
     import torch
 
     device = models.pick_device(device)  # 'auto' named by what it picked: the checkpoints are per device
-
-    from ..corpus import make_collate, windows
-    from ..dynamics.api import _atomic_write  # the book's atomic JSON write, shared rather than written again
-    from ..gpt import GPT
-    from ..train import TrainConfig, Trainer
 
     train_w = windows(corpus.train, SEQ_LEN, pad_id=0)
     val_w = windows(corpus.val, SEQ_LEN, pad_id=0)
@@ -571,10 +563,7 @@ def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32, api: 
 
     Local models are measured exactly (teacher-forced log-probability of the true continuation); API models
     through Part I's client, with the tokens counted by a local tokenizer and no log-probability."""
-    import pandas as pd
     import torch
-
-    from ..dynamics import attractors
 
     rows = []
     texts = attractors.load()
@@ -601,9 +590,6 @@ def pretrained_extraction(names: list[str], prefix: int = 32, k: int = 32, api: 
 
 def _api_extraction(params: dict, names: list[str], prefix: int, k: int) -> list[dict]:
     """The controls-only grid of Part I (its cache, budget and retries) for one API model."""
-    from ..dynamics import experiments as ex
-    from ..dynamics import chapter as dyn
-
     (client, vocab), = dyn.open_backends(params).values()
     grid = ex.Grid(tuple(names), {}, (0,), k, prefix, 0.0, 16)
     df = ex.frame(ex.run(client, grid, checkpoint_dir=dyn.checkpoint_dir(), vocab=vocab))

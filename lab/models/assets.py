@@ -19,6 +19,7 @@ import tarfile
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
 
 STAMP = "ASSET.json"
@@ -221,8 +222,6 @@ def _download(dist: Distribution, downloads: Path) -> Path:
 
 
 def _extract(archive: Path, patterns: tuple[str, ...], out: Path) -> list[Path]:
-    from fnmatch import fnmatch
-
     found: list[Path] = []
     if archive.name.endswith(".whl"):
         with zipfile.ZipFile(archive) as zf:

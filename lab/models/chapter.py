@@ -1,9 +1,11 @@
 """Chapter "Models and assets": parameter counts, greedy continuations and perplexity of registry models."""
 from __future__ import annotations
 
-from . import assets
+import pandas as pd
+
 from .. import models
 from ..publish.params import Param, Spec
+from . import assets
 
 
 def _known_models(names):
@@ -26,8 +28,6 @@ SPEC = Spec(
 
 
 def asset_table():
-    import pandas as pd
-
     rows = []
     for name, a in assets.ASSETS.items():
         rows.append({"asset": name, "status": assets.status(name), "licence": a.licence,
@@ -44,14 +44,11 @@ def parameter_table(loaded: dict, as_frame: bool = True):
     counts = {name: models.parameter_counts(lm) for name, (lm, _) in loaded.items()}
     if not as_frame:
         return counts
-    import pandas as pd
 
     return pd.DataFrame(counts).T
 
 
 def continuation_table(loaded: dict, openings: list[str], max_new_tokens: int):
-    import pandas as pd
-
     rows = [{"model": name, "opening": opening, "greedy continuation": models.greedy(lm, tok, opening, max_new_tokens)}
             for name, (lm, tok) in loaded.items() for opening in openings]
     return pd.DataFrame(rows).set_index(["model", "opening"])
@@ -74,8 +71,6 @@ def score_models(loaded: dict, text: str) -> dict:
 
 
 def perplexity_table(scores: dict, text: str):
-    import pandas as pd
-
     gpt2_tokens = len(assets.gpt2_encoding().encode(text))
     words = len(text.split())
     rows = [{"tokenizer": "GPT-2 BPE (r50k_base)", "tokens": gpt2_tokens, "tokens per word": gpt2_tokens / words}]
