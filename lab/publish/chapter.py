@@ -19,7 +19,8 @@ def seed_everything(seed: int) -> None:
 
     random.seed(seed)
     np.random.seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    # Not PYTHONHASHSEED: the interpreter reads it once, at start-up, so setting it here cannot change this
+    # kernel's str hashing. The runner that starts the kernel fixes it (runner.KERNEL_HASH_SEED).
     try:
         import torch
 
