@@ -13,11 +13,13 @@ def _assets(args) -> int:
                            else list(assets.ASSETS))
     if args.all:
         names = list(assets.ASSETS)
-    for name in names:
-        assets.get(name)  # unknown names fail before any download
+    try:
+        chosen = {name: assets.get(name) for name in names}  # unknown names fail before any download
+    except KeyError as exc:  # only this look-up of names typed on the line: a KeyError elsewhere is a bug
+        print(f"lab: error: {exc.args[0]}", file=sys.stderr)
+        return 2
     bad = 0
-    for name in names:
-        a = assets.get(name)
+    for name, a in chosen.items():
         if args.action == "list":
             print(f"{name:20s} {assets.status(name):10s} {a.licence}  ({a.description})")
         elif args.action == "verify":
@@ -60,11 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "assets":
-            try:
-                return _assets(args)
-            except KeyError as exc:  # an unknown asset name: here only, where a name typed on the line is looked up
-                print(f"lab: error: {exc.args[0]}", file=sys.stderr)
-                return 2
+            return _assets(args)
         if args.command == "run":
             out = runner.run(args.notebook, args.profile, runner.main_run_args(rest),
                              output=args.output)

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from . import provenance
-from .params import Spec
+from .params import Param, Spec
+
+SEED = Param("seed", (int,), "seed of every random number generator a chapter touches")
 
 
 def seed_everything(seed: int) -> None:
@@ -17,7 +19,8 @@ def seed_everything(seed: int) -> None:
 
     random.seed(seed)
     np.random.seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    # Not PYTHONHASHSEED: the interpreter reads it once, at start-up, so setting it here cannot change this
+    # kernel's str hashing. The runner that starts the kernel fixes it (runner.KERNEL_HASH_SEED).
     try:
         import torch
 
@@ -81,10 +84,7 @@ def quiet_progress() -> None:
 
 def start(namespace: dict, spec: Spec, seed: int) -> Chapter:
     """Validate the notebook's parameters (raising ParameterError with the valid choices) and seed."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        from .params import ParameterError
-
-        raise ParameterError(f"parameter 'seed': expected int, got {type(seed).__name__} {seed!r}")
+    seed = SEED.validate(seed)
     params = spec.from_namespace(namespace)
     quiet_progress()
     seed_everything(seed)

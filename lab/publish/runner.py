@@ -14,10 +14,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from unittest import mock
 
 import yaml
 
@@ -27,6 +29,11 @@ from . import provenance
 PARAMS = NOTEBOOKS / "params"
 PUBLISHED_PROFILE = "cpu"
 INJECTED_TAG = "injected-parameters"
+# The str-hash seed of every kernel this runner starts. The iteration order of a set of strings (and of anything
+# built from one) follows str hashing, which Python randomises per process unless PYTHONHASHSEED is set before the
+# interpreter starts: a notebook cannot fix it for itself (the seed parameter comes too late), so the runner sets
+# it in the kernel's environment, the same for every page, profile and seed, and the run record states it.
+KERNEL_HASH_SEED = "0"
 
 
 class RunError(RuntimeError):
@@ -260,8 +267,10 @@ def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".running-{dst.name}")
     try:
-        papermill.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO),
-                                   progress_bar=progress, kernel_name="python3", log_output=False)
+        # the kernel inherits this process's environment (papermill passes no env of its own); restored after
+        with mock.patch.dict(os.environ, {"PYTHONHASHSEED": KERNEL_HASH_SEED}):
+            papermill.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO),
+                                       progress_bar=progress, kernel_name="python3", log_output=False)
     except Exception as exc:  # papermill keeps the failed notebook: say where, then re-raise
         failed = RUNS / "failed" / f"{src.stem}-{started:%Y%m%dT%H%M%SZ}.ipynb"
         failed.parent.mkdir(parents=True, exist_ok=True)
@@ -272,6 +281,7 @@ def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool
     record = provenance.collect()
     record.update({
         "notebook": src.stem, "profile": profile, "parameters": parameters, "fingerprint": fp,
+        "hash_seed": KERNEL_HASH_SEED,
         "started": started.isoformat(timespec="seconds"), "wall_time_s": round(time.perf_counter() - t0, 1),
     })
     nb = json.loads(tmp.read_text())

@@ -95,3 +95,6 @@ def test_an_unknown_asset_is_a_clear_error_and_other_key_errors_are_not_hidden(c
     monkeypatch.setattr(runner, "refresh", broken)
     with pytest.raises(KeyError, match="a bug"):  # a traceback, not a one-line message that hides where it came from
         cli.main(["refresh", "notebooks/p0_models_assets.ipynb"])
+    monkeypatch.setattr(cli.assets, "status", broken)  # inside the assets command too, once the names are known
+    with pytest.raises(KeyError, match="a bug"):
+        cli.main(["assets", "verify", "gpt2-bpe"])

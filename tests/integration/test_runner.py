@@ -227,3 +227,24 @@ def test_stale_when_the_pages_it_reads_change(tmp_repo):
     (tmp_repo / "book" / "chapter.ipynb").write_text(json.dumps(nb))  # a value glued by a page before it
     assert runner.stale_reason("reader") == "the pages it reads changed"
     assert runner.stale_reason("chapter") is None  # a page that does not read the book ignores that
+
+
+def test_every_kernel_the_runner_starts_hashes_strings_alike_and_the_record_says_so(tmp_path, monkeypatch):
+    """PYTHONHASHSEED acts only when an interpreter starts: the runner sets it in the kernel's environment, so that
+    two runs order a set of strings alike. The pytest process's own setting (conftest.py) is removed first: the
+    runner alone must provide it."""
+    import os
+
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    src = _notebook(tmp_path / "hashing.ipynb", ["seed = 0", "import os\nprint(os.environ.get('PYTHONHASHSEED'), "
+                                                 "hash('attractor'), list({'a', 'b', 'c', 'd', 'e'}))"])
+    printed, records = [], []
+    for run in ("a", "b"):
+        records.append(runner.execute(src, tmp_path / f"{run}.ipynb", {}, "quick", progress=False))
+        out = json.loads((tmp_path / f"{run}.ipynb").read_text())
+        printed.append("".join("".join(o["text"]) for c in out["cells"] for o in c.get("outputs", [])
+                               if o.get("name") == "stdout"))
+        assert out["metadata"]["lab"]["hash_seed"] == runner.KERNEL_HASH_SEED
+    assert printed[0].startswith(f"{runner.KERNEL_HASH_SEED} ") and printed[0] == printed[1]
+    assert records[0]["hash_seed"] == runner.KERNEL_HASH_SEED
+    assert "PYTHONHASHSEED" not in os.environ  # the runner's own environment is left as it was
