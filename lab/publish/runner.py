@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from ..paths import BOOK, LAB, NOTEBOOKS, REPO, RUNS
-from . import provenance
+from . import glue, provenance
 
 PARAMS = NOTEBOOKS / "params"
 PUBLISHED_PROFILE = "cpu"
@@ -173,17 +173,16 @@ def pages_before(stem: str) -> list[str]:
 
 
 def book_inputs(stem: str) -> str:
-    """Hash of what a page that reads the book reads: the run records and glued values of every executed
-    page before it in the table of contents (the claims ledger, the reproducibility appendix)."""
+    """Hash of what a page that reads the book reads: the run records and glued values (their typed JSON,
+    ``glue.typed``) of every executed page before it in the table of contents (the claims ledger, the
+    reproducibility appendix)."""
     h = hashlib.sha256()
     for page in pages_before(stem):
         path = BOOK / f"{page}.ipynb"
         if not path.exists():
             h.update(f"{page}: never executed\n".encode())
             continue
-        nb = json.loads(path.read_text())
-        glued = [o for c in nb["cells"] for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})]
-        h.update(json.dumps([page, nb.get("metadata", {}).get("lab"), glued], sort_keys=True).encode())
+        h.update(json.dumps([page, recorded(path), glue.typed(path)], sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -251,7 +250,8 @@ def check_parameter_names(src: Path, names) -> None:
 
 
 def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool = True) -> dict:
-    """Run ``src`` with papermill into ``dst`` and store provenance in ``dst``'s metadata['lab']."""
+    """Run ``src`` with papermill into ``dst``, store provenance in ``dst``'s metadata['lab'] and write the values
+    it glued beside it (``glue.write``: ``dst``'s ``.glue.json``)."""
     import papermill
 
     fp = fingerprint(src, parameters)
@@ -282,6 +282,7 @@ def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool
     pm["output_path"] = _portable(dst)
     tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     tmp.replace(dst)
+    glue.write(dst, nb)
     return record
 
 
@@ -348,6 +349,8 @@ def publish(page: str, profile: str = PUBLISHED_PROFILE, log=print) -> Path:
         keep = RUNS / "superseded" / f"{page}-{old.get('profile', 'unknown')}-{(old.get('started') or 'unknown').replace(':', '')}.ipynb"
         keep.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(dst, keep)
+        if glue.path_of(dst).exists():
+            shutil.copy2(glue.path_of(dst), glue.path_of(keep))
         log(f"{page}: earlier published run kept as {keep.relative_to(REPO)}")
     log(f"{page}: executing profile {profile!r}")
     record = execute(src, dst, parameters, profile)
@@ -378,6 +381,8 @@ def stale_reason(page: str) -> str | None:
                       ("book", "the pages it reads")):
         if now[key] != then.get(key):
             return f"{what} changed"
+    if not glue.path_of(BOOK / f"{page}.ipynb").exists():  # executed before pages had one: readers derive it
+        return "glue JSON missing"
     return None
 
 
