@@ -11,6 +11,7 @@ Three places hold executed notebooks:
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import hashlib
 import json
@@ -386,14 +387,17 @@ def stale_reason(page: str) -> str | None:
     return None
 
 
-def main_run_args(argv: list[str]) -> dict:
-    """Parse `-p name value` pairs (papermill style)."""
-    out, i = {}, 0
-    while i < len(argv):
-        if argv[i] in ("-p", "--parameter") and i + 2 < len(argv):
-            out[argv[i + 1]] = parse_cli_value(argv[i + 2])
-            i += 3
-        else:
-            raise RunError(f"unexpected argument {argv[i]!r}; use -p NAME VALUE")
-    return out
+RUN_PARAMETERS = argparse.ArgumentParser(prog="lab run", add_help=False, exit_on_error=False)
+RUN_PARAMETERS.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
 
+
+def main_run_args(argv: list[str]) -> dict:
+    """Parse `-p name value` pairs (papermill style: ``parse_cli_value``); a name given twice keeps its last
+    value, as papermill does."""
+    try:
+        args, unknown = RUN_PARAMETERS.parse_known_args(argv)
+    except argparse.ArgumentError as exc:  # `-p x` with no value
+        raise RunError(f"{exc}; use -p NAME VALUE") from exc
+    if unknown:
+        raise RunError(f"unexpected argument {unknown[0]!r}; use -p NAME VALUE")
+    return {name: parse_cli_value(value) for name, value in args.parameter}
