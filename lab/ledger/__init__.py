@@ -18,7 +18,7 @@ from .claims import (BOOK, CLAIMS, NEGATIVE, ORIGINALS, REASONS, REPO, RULES, SO
                      Claim, LedgerError, RunScale, Scale, Verdict, load_claims, load_originals, reason, rule)
 from .judge import BASES, anchor, basis, check, evaluate, gate, headings
 from .render import counts, headline, html_table, landing, shortfalls
-from .results import (Results, _glued, _value, glued, run_ladder, run_original, run_parameters, run_part1, run_part2,
+from .results import (Results, glued, run_ladder, run_original, run_parameters, run_part1, run_part2,
                       run_part3, run_pretrained)
 from .rules import against, ci, ordering
 

@@ -5,41 +5,21 @@ from __future__ import annotations
 import ast
 import json
 import math
-import re
 from functools import cache
 from pathlib import Path
 from typing import Callable
 
 from .claims import BOOK, LedgerError, RunScale, load_originals
+from ..publish import glue
 from ..publish.provenance import REPO
 
 
 # ---------------------------------------------------------------- reading the executed chapters
 
-def _value(data: dict):
-    if "application/papermill.record/text/markdown" in data:
-        return data["application/papermill.record/text/markdown"]
-    text = data.get("application/papermill.record/text/plain", "")
-    text = "".join(text) if isinstance(text, list) else text
-    text = re.sub(r"np\.(?:float|int)\d*\((.*)\)", r"\1", text)  # numpy scalars print as np.float64(x)
-    if text in ("nan", "inf", "-inf"):
-        return float(text)
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
-
-
 @cache
-def _glued(path: Path, mtime: float) -> dict:
-    nb = json.loads(path.read_text())
-    out = {}
-    for cell in nb["cells"]:
-        for output in cell.get("outputs", []):
-            scrap = output.get("metadata", {}).get("scrapbook")
-            if scrap:
-                out[scrap["name"]] = _value(output.get("data", {}))
-    return out
+def _glued(path: Path, mtimes: tuple) -> dict:
+    """Cached by the modification times of the notebook and of its glue JSON."""
+    return glue.values(path)
 
 
 @cache
@@ -63,11 +43,12 @@ def run_parameters(page: str) -> dict:
 
 
 def glued(page: str) -> dict:
-    """{name: value} of everything book/<page>.ipynb glued."""
+    """{name: value} of everything book/<page>.ipynb glued, read from its typed JSON (``glue.values``)."""
     path = BOOK / f"{page}.ipynb"
     if not path.exists():
         raise LedgerError(f"book/{page}.ipynb does not exist (run `python -m lab book`)")
-    return _glued(path, path.stat().st_mtime)
+    json_path = glue.path_of(path)
+    return _glued(path, (path.stat().st_mtime, json_path.stat().st_mtime if json_path.exists() else None))
 
 
 class Results:

@@ -11,6 +11,7 @@ Three places hold executed notebooks:
 """
 from __future__ import annotations
 
+import argparse
 import ast
 import hashlib
 import json
@@ -24,7 +25,7 @@ from unittest import mock
 import yaml
 
 from ..paths import BOOK, LAB, NOTEBOOKS, REPO, RUNS
-from . import provenance
+from . import glue, provenance
 
 PARAMS = NOTEBOOKS / "params"
 PUBLISHED_PROFILE = "cpu"
@@ -180,17 +181,16 @@ def pages_before(stem: str) -> list[str]:
 
 
 def book_inputs(stem: str) -> str:
-    """Hash of what a page that reads the book reads: the run records and glued values of every executed
-    page before it in the table of contents (the claims ledger, the reproducibility appendix)."""
+    """Hash of what a page that reads the book reads: the run records and glued values (their typed JSON,
+    ``glue.typed``) of every executed page before it in the table of contents (the claims ledger, the
+    reproducibility appendix)."""
     h = hashlib.sha256()
     for page in pages_before(stem):
         path = BOOK / f"{page}.ipynb"
         if not path.exists():
             h.update(f"{page}: never executed\n".encode())
             continue
-        nb = json.loads(path.read_text())
-        glued = [o for c in nb["cells"] for o in c.get("outputs", []) if "scrapbook" in o.get("metadata", {})]
-        h.update(json.dumps([page, nb.get("metadata", {}).get("lab"), glued], sort_keys=True).encode())
+        h.update(json.dumps([page, recorded(path), glue.typed(path)], sort_keys=True).encode())
     return h.hexdigest()
 
 
@@ -258,7 +258,8 @@ def check_parameter_names(src: Path, names) -> None:
 
 
 def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool = True) -> dict:
-    """Run ``src`` with papermill into ``dst`` and store provenance in ``dst``'s metadata['lab']."""
+    """Run ``src`` with papermill into ``dst``, store provenance in ``dst``'s metadata['lab'] and write the values
+    it glued beside it (``glue.write``: ``dst``'s ``.glue.json``)."""
     import papermill
 
     fp = fingerprint(src, parameters)
@@ -292,6 +293,7 @@ def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool
     pm["output_path"] = _portable(dst)
     tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     tmp.replace(dst)
+    glue.write(dst, nb)
     return record
 
 
@@ -358,6 +360,8 @@ def publish(page: str, profile: str = PUBLISHED_PROFILE, log=print) -> Path:
         keep = RUNS / "superseded" / f"{page}-{old.get('profile', 'unknown')}-{(old.get('started') or 'unknown').replace(':', '')}.ipynb"
         keep.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(dst, keep)
+        if glue.path_of(dst).exists():
+            shutil.copy2(glue.path_of(dst), glue.path_of(keep))
         log(f"{page}: earlier published run kept as {keep.relative_to(REPO)}")
     log(f"{page}: executing profile {profile!r}")
     record = execute(src, dst, parameters, profile)
@@ -388,17 +392,22 @@ def stale_reason(page: str) -> str | None:
                       ("book", "the pages it reads")):
         if now[key] != then.get(key):
             return f"{what} changed"
+    if not glue.path_of(BOOK / f"{page}.ipynb").exists():  # executed before pages had one: readers derive it
+        return "glue JSON missing"
     return None
 
 
-def main_run_args(argv: list[str]) -> dict:
-    """Parse `-p name value` pairs (papermill style)."""
-    out, i = {}, 0
-    while i < len(argv):
-        if argv[i] in ("-p", "--parameter") and i + 2 < len(argv):
-            out[argv[i + 1]] = parse_cli_value(argv[i + 2])
-            i += 3
-        else:
-            raise RunError(f"unexpected argument {argv[i]!r}; use -p NAME VALUE")
-    return out
+RUN_PARAMETERS = argparse.ArgumentParser(prog="lab run", add_help=False, exit_on_error=False)
+RUN_PARAMETERS.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
 
+
+def main_run_args(argv: list[str]) -> dict:
+    """Parse `-p name value` pairs (papermill style: ``parse_cli_value``); a name given twice keeps its last
+    value, as papermill does."""
+    try:
+        args, unknown = RUN_PARAMETERS.parse_known_args(argv)
+    except argparse.ArgumentError as exc:  # `-p x` with no value
+        raise RunError(f"{exc}; use -p NAME VALUE") from exc
+    if unknown:
+        raise RunError(f"unexpected argument {unknown[0]!r}; use -p NAME VALUE")
+    return {name: parse_cli_value(value) for name, value in args.parameter}

@@ -1,7 +1,7 @@
 """`python -m lab status`: what `make book` would re-execute, without executing anything.
 
 One line per notebook page of _toc.yml: current, or stale with the reason ``runner.stale_reason`` gives
-(notebook source, profile parameters, lab code, the pages it reads), and whether this machine can re-run it (a
+(notebook source, profile parameters, lab code, the pages it reads, a missing glue JSON), and whether this machine can re-run it (a
 page pinned to a CUDA profile cannot run on a machine without CUDA: `make book` keeps it as published).
 """
 from __future__ import annotations

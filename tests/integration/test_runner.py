@@ -5,7 +5,7 @@ import nbformat
 import pytest
 import yaml
 
-from lab.publish import book, runner
+from lab.publish import book, glue, runner
 
 
 def _notebook(path, code_cells, **metadata):
@@ -65,6 +65,18 @@ def test_execute_records_provenance_and_run_never_overwrites(tmp_path, monkeypat
     assert printed == ["42\n"]
     with pytest.raises(runner.RunError, match="never overwritten"):
         runner.run("p0_models_assets", "quick", output=dst)
+
+
+def test_execute_writes_the_glued_values_as_typed_json_beside_the_notebook(tmp_path):
+    src = _notebook(tmp_path / "tiny.ipynb", ["n = 1", "import numpy as np\nfrom myst_nb import glue\n"
+                    "glue('f', 0.1234567, display=False)\nglue('np_f', np.float64(n / 3), display=False)\n"
+                    "glue('s', '0.5', display=False)"])
+    dst = tmp_path / "out.ipynb"
+    runner.execute(src, dst, {"n": 1}, "quick", progress=False)
+    written = json.loads((tmp_path / "out.glue.json").read_text())
+    assert written == glue.from_notebook(json.loads(dst.read_text()))  # what a page without its JSON derives
+    assert written["f"] == {"type": "float", "value": 0.1234567} and written["s"] == {"type": "str", "value": "0.5"}
+    assert glue.values(dst) == {"f": 0.1234567, "np_f": 1 / 3, "s": "0.5"}
 
 
 def test_profiles_and_arguments_fail_clearly():
@@ -166,6 +178,7 @@ def _publish(page):
               "fingerprint": runner.fingerprint(runner.notebook_path(stem), parameters)}
     nb = {"cells": [], "metadata": {"lab": record}, "nbformat": 4, "nbformat_minor": 5}
     (runner.BOOK / f"{page}.ipynb").write_text(json.dumps(nb))
+    glue.write(runner.BOOK / f"{page}.ipynb", nb)
 
 
 def _set_profiles(repo, stem, profiles):
@@ -225,6 +238,8 @@ def test_stale_when_the_pages_it_reads_change(tmp_repo):
         {"output_type": "display_data", "data": {"text/plain": "0.5"},
          "metadata": {"scrapbook": {"name": "x", "mime_prefix": ""}}}]}]
     (tmp_repo / "book" / "chapter.ipynb").write_text(json.dumps(nb))  # a value glued by a page before it
+    assert runner.stale_reason("reader") is None  # the readers read the page's glue JSON, not its printed text
+    glue.write(tmp_repo / "book" / "chapter.ipynb", nb)  # which execution writes
     assert runner.stale_reason("reader") == "the pages it reads changed"
     assert runner.stale_reason("chapter") is None  # a page that does not read the book ignores that
 
