@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from pathlib import Path
 # library does, and a retry loop is what tenacity is.
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from .. import atomic
 from . import identity
 from .backends import BackendError
 
@@ -106,14 +106,6 @@ def retry_after(exc) -> float | None:
         return max(0.0, float(headers.get("retry-after")))
     except (TypeError, ValueError):
         return None
-
-
-def _atomic_write(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)  # a run killed mid-write leaves a temp file, never a truncated cache entry
 
 
 class OpenAICompatible:
@@ -268,7 +260,7 @@ class OpenAICompatible:
         self.accounting.prompt_tokens += pt
         self.accounting.completion_tokens += ct
         self.accounting.cost_usd += float(usage["cost"]) if usage.get("cost") is not None else self.pricing.cost(pt, ct)
-        _atomic_write(path, data)
+        atomic.write_json(path, data)
         return data, False
 
     def _wait(self, state: RetryCallState) -> float:
@@ -354,7 +346,7 @@ class OpenAICompatible:
             if not logit_bias:
                 notes.append("logit_bias is ignored by the server (or its tokenizer differs): action D unavailable")
         self._capabilities = Capabilities(endpoint, logprobs, logit_bias, notes, self.model, quirks)
-        _atomic_write(record, self._capabilities.__dict__)
+        atomic.write_json(record, self._capabilities.__dict__)
         return self._capabilities
 
     # ------------------------------------------------------------ completions

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from .. import atomic
 from . import actions as act
 from . import attractors as attr
 from . import identity
@@ -254,9 +255,7 @@ def run(backend, grid: Grid, checkpoint_dir: str | Path | None = None, vocab=Non
             continue
         rows = _run_attractor_local(backend, grid, a) if local else _run_attractor_api(backend, vocab, grid, a)
         if path is not None:
-            from .api import _atomic_write
-
-            _atomic_write(path, rows)
+            atomic.write_json(path, rows)
         records.extend(rows)
     return records
 

@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import extraction, inference, models, paths
+from .. import atomic, extraction, inference, models, paths
 from ..corpus import make_collate, windows
 from ..dynamics import attractors, chapter as dyn, experiments as ex
-from ..dynamics.api import _atomic_write
 from ..gpt import GPT, GPTConfig
 from ..models import assets
 from ..publish.params import Param, Spec
@@ -376,7 +375,7 @@ def train_ladder(sizes: list[str], corpus: Corpus, epochs: int, seed: int, devic
             if not measured.exists():
                 model.eval()  # measured in fp32 (on CUDA the weights stay fp32 under bf16 autocast)
                 rows = measure_canaries(gpt_logits_fn(model), corpus.canaries, SEQ_LEN, device)
-                _atomic_write(measured, {"rows": rows})  # a kill mid-write leaves no half file to trust
+                atomic.write_json(measured, {"rows": rows})  # a kill mid-write leaves no half file to trust
         curve = [{"epoch": i + 1, "tokens_seen": (i + 1) * tokens_per_epoch, "val_bpb": e["loss"] / np.log(2)}
                  for i, e in enumerate(result.evals[:epochs])]
         model.eval()

@@ -19,6 +19,8 @@ import json
 import math
 from pathlib import Path
 
+from .. import atomic
+
 SUFFIX = ".glue.json"
 RECORD_PREFIX = "application/papermill.record/"  # myst_nb's prefix for a value glued with display=False
 NUMPY_MODULES = ("np", "numpy")
@@ -109,11 +111,8 @@ def from_notebook(nb: dict) -> dict[str, dict]:
 
 def write(notebook: Path, nb: dict) -> Path:
     """Write the glue JSON of the executed notebook ``nb`` (stored at ``notebook``) beside it."""
-    path = path_of(notebook)
-    tmp = path.with_name(f".running-{path.name}")
-    tmp.write_text(json.dumps(from_notebook(nb), indent=1, ensure_ascii=False, allow_nan=False) + "\n")
-    tmp.replace(path)
-    return path
+    return atomic.write_text(path_of(notebook), json.dumps(from_notebook(nb), indent=1, ensure_ascii=False,
+                                                           allow_nan=False) + "\n")
 
 
 def typed(notebook: Path) -> dict[str, dict]:

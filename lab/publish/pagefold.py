@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import atomic
+
 HIDDEN = "hide-cell"
 FOLDED = ("parameters", "injected-parameters")  # the notebook's own cell and papermill's
 
@@ -42,6 +44,6 @@ def fold_pages(book_dir: Path) -> list[str]:
         nb = json.loads(path.read_text())
         before = json.dumps(nb)
         if json.dumps(relative_paths(hide_parameter_cells(nb), Path(book_dir).resolve().parent)) != before:
-            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            atomic.write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
             changed.append(path.stem)
     return changed

@@ -24,6 +24,7 @@ from unittest import mock
 
 import yaml
 
+from .. import atomic
 from ..paths import BOOK, LAB, NOTEBOOKS, REPO, RUNS
 from . import glue, provenance
 
@@ -291,8 +292,8 @@ def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool
     pm = nb["metadata"].get("papermill", {})
     pm["input_path"] = _portable(src)
     pm["output_path"] = _portable(dst)
-    tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-    tmp.replace(dst)
+    atomic.write_text(dst, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    tmp.unlink()
     glue.write(dst, nb)
     return record
 

@@ -5,7 +5,7 @@ import nbformat
 from lab.publish import runner
 
 LAB = runner.REPO / "lab"
-SHARED = {"lab", "lab.paths", "lab.inference", "lab.models", "lab.models.assets", "lab.gpt", "lab.train",
+SHARED = {"lab", "lab.paths", "lab.atomic", "lab.inference", "lab.models", "lab.models.assets", "lab.gpt", "lab.train",
           "lab.corpus", "lab.extraction"}
 PARTS = ("lab.dynamics", "lab.memorization", "lab.infinito", "lab.legal", "lab.ledger")
 # memorization is a chapter of Part I; the ledger reads the legal plan's thresholds (lab.legal.criteria, through
