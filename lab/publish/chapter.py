@@ -4,8 +4,11 @@ from __future__ import annotations
 import os
 import random
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+
+import numpy as np
 
 from . import provenance
 from .params import Param, Spec
@@ -15,8 +18,6 @@ SEED = Param("seed", (int,), "seed of every random number generator a chapter to
 
 def seed_everything(seed: int) -> None:
     """Seed every RNG a chapter may touch; deterministic torch kernels where they exist."""
-    import numpy as np
-
     random.seed(seed)
     np.random.seed(seed)
     # Not PYTHONHASHSEED: the interpreter reads it once, at start-up, so setting it here cannot change this
@@ -68,7 +69,6 @@ def quiet_progress() -> None:
     rates and times that differ on every run (they would defeat nbval). Set LAB_PROGRESS=1 to keep them."""
     if os.environ.get("LAB_PROGRESS") == "1":
         return
-    import warnings
 
     os.environ["TQDM_DISABLE"] = "1"
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")

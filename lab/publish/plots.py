@@ -7,6 +7,7 @@ derived from the figure's name, so re-executing a notebook gives byte-identical 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -19,16 +20,14 @@ def to_html(fig, name: str) -> str:
 
 def show(fig, name: str) -> None:
     """Display a plotly figure in a notebook as an offline-ready HTML fragment."""
-    from IPython.display import HTML, display
+    from IPython.display import HTML, display  # only a notebook displays
 
     display(HTML(to_html(fig, name)))
 
 
 def plotly_js_path():
     """The plotly.min.js shipped inside the installed plotly package."""
-    from pathlib import Path
-
-    import plotly
+    import plotly  # here, as IPython above: `lab book` imports this module and need not load either
 
     path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     if not path.exists():

@@ -10,6 +10,9 @@ from __future__ import annotations
 import json
 import shlex
 
+import pandas as pd
+
+from ..models import HUB_ID
 from . import runner
 from .runner import notebook_chapters
 
@@ -20,8 +23,6 @@ def pages(before: str | None = None) -> list[str]:
 
 
 def records_table(before: str | None = None):
-    import pandas as pd
-
     rows = []
     for page in pages(before):
         rec = runner.recorded(runner.BOOK / f"{page}.ipynb") or {}
@@ -54,8 +55,6 @@ def needs_cuda(page: str) -> bool:
 
 
 def parameters_table(before: str | None = None):
-    import pandas as pd
-
     rows = []
     for page in pages(before):
         rec = runner.recorded(runner.BOOK / f"{page}.ipynb") or {}
@@ -79,8 +78,6 @@ def commands(before: str | None = None) -> str:
 
 
 def _hub_ids(params: dict) -> list[str]:
-    from ..models import HUB_ID
-
     names = [params.get("model")] + [n for key in ("extra_models", "models", "pretrained") for n in params.get(key) or []]
     return [n for n in names if isinstance(n, str) and HUB_ID.match(n)]
 
@@ -89,8 +86,6 @@ def unrun_profiles():
     """Profiles that no page of this book was executed with, and what each needs: "a GPU and the hub" where it
     names Hugging Face hub models (none are reachable from the machine that builds the book), "a GPU" where it
     asks for CUDA. Listed with the command that runs them, never as results."""
-    import pandas as pd
-
     published = {runner.page_source(page) for page in notebook_chapters()}
     rows = []
     for nb in sorted(runner.NOTEBOOKS.glob("[!.]*.ipynb")):  # not a refresh's temporary copy

@@ -261,7 +261,7 @@ def check_parameter_names(src: Path, names) -> None:
 def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool = True) -> dict:
     """Run ``src`` with papermill into ``dst``, store provenance in ``dst``'s metadata['lab'] and write the values
     it glued beside it (``glue.write``: ``dst``'s ``.glue.json``)."""
-    import papermill
+    import papermill  # here: `lab status` imports this module, and papermill (with nbclient) costs start-up
 
     fp = fingerprint(src, parameters)
     started = datetime.now(timezone.utc)
