@@ -31,6 +31,7 @@ from pathlib import Path
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from .. import atomic
+from ..models import assets
 from . import identity
 from .backends import BackendError
 
@@ -155,8 +156,6 @@ class OpenAICompatible:
                                  wait=self._wait, before_sleep=self._count_retry)
         self._openai = openai
         if cache_dir is None:
-            from ..models import assets
-
             cache_dir = assets.cache_root() / "api-requests"
         self.cache_dir = Path(cache_dir)
         self.budget_usd, self.budget_tokens = budget_usd, budget_tokens

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from .. import models
 from ..publish.params import Param, Spec
@@ -82,8 +83,6 @@ def perplexity_table(scores: dict, text: str):
 
 
 def logprob_figure(scores: dict):
-    import plotly.graph_objects as go
-
     fig = go.Figure()
     for name, s in scores.items():
         fig.add_trace(go.Scatter(
