@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from .. import atomic
 from . import actions as act
@@ -239,6 +238,7 @@ def _run_attractor_api(api, vocab, grid: Grid, attractor: attr.Attractor) -> lis
 def run(backend, grid: Grid, checkpoint_dir: str | Path | None = None, vocab=None, progress: bool | None = None):
     """All records of the grid (a list of dicts). With ``checkpoint_dir``, each attractor's records are
     stored there once computed and read back on the next run with the same grid and backend."""
+    from tqdm.auto import tqdm  # here: at import, in a kernel, tqdm.auto warns before the chapter quiets it
 
     if progress is None:  # executed notebooks set TQDM_DISABLE (bars carry times that differ every run)
         progress = os.environ.get("TQDM_DISABLE") != "1"
