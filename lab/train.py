@@ -1,9 +1,15 @@
-"""Training loop for Part II: AdamW, clipping, schedulers, early stopping, checkpoints with exact resume.
+"""The one training loop (``StepLoop``), shared by Part II, the memorization ladder and Part III's LoRA adapters,
+and Part II's side of it (``Trainer``: AdamW, clipping, schedulers, early stopping on epochs of windows).
 
+- ``StepLoop`` owns what every run does the same way: the step counter, the progress bar, backward, gradient
+  clipping, the optimiser step, the evaluation and checkpoint cadences a task asks for, the stop checks run
+  after every evaluation, the one checkpoint writer (``Checkpoints``: atomic, newest ``keep`` kept) and the
+  one capture and restore of every RNG state (torch CPU and CUDA, numpy, random). A task supplies its
+  batches, its loss, its learning-rate schedule, its evaluation and its stop checks (``Task``).
 - Data order is a pure function of (seed, epoch), so a resumed run sees the same batches.
 - A checkpoint holds the model, optimiser, scheduler, loop position, history, early-stopping state and
-  every RNG state (torch CPU and CUDA, numpy, random): killed after a checkpoint and resumed, a run
-  continues with exactly the loss curve it would have had (tests/test_train.py).
+  every RNG state: killed after a checkpoint and resumed, a run continues with exactly the loss curve it
+  would have had (tests/integration/test_train.py, tests/integration/test_legal_lora.py).
 - Under ``torchrun`` the same code runs data-parallel (DDP; gloo on CPU, NCCL on GPU): each rank takes
   its slice of every global batch, so the gradient equals the single-process one.
 - Perplexity per token, per word (whitespace words of the decoded targets) and bits per byte.
@@ -17,7 +23,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -149,7 +155,175 @@ def evaluate(model, windows: torch.Tensor, collate: Callable, batch_size: int = 
     return out
 
 
-# ---------------------------------------------------------------- training
+# ---------------------------------------------------------------- the one loop
+
+def rng_state() -> dict:
+    """Every RNG a training step may draw from: torch's (CPU and, where present, every CUDA device's), numpy's
+    global one and python's."""
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()  # dropout draws on the GPU there
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def atomic_save(obj, path: Path) -> None:
+    """``torch.save`` to a temporary file renamed over ``path``: a kill during the write leaves the previous file
+    intact, so a file found is complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Checkpoints:
+    """A run's checkpoints: ``checkpoint-<step>.pt`` in one folder, each written atomically; only the newest
+    ``keep`` stay (``keep=0`` keeps all)."""
+
+    def __init__(self, directory: str | Path, keep: int = 1):
+        self.directory, self.keep = Path(directory), keep
+
+    def saved(self) -> list[tuple[int, Path]]:
+        """(step, path) of every complete checkpoint, oldest first."""
+        return sorted((int(p.name[len("checkpoint-"):-len(".pt")]), p)
+                      for p in self.directory.glob("checkpoint-*.pt"))
+
+    def latest(self) -> Path | None:
+        found = self.saved()
+        return found[-1][1] if found else None
+
+    def write(self, step: int, state: dict) -> None:
+        atomic_save(state, self.directory / f"checkpoint-{step}.pt")
+        for _, old in self.saved()[:-self.keep] if self.keep else []:
+            old.unlink()
+
+    def clear(self) -> None:
+        for _, path in self.saved():
+            path.unlink()
+
+
+class Task(Protocol):
+    """What a run supplies to ``StepLoop``. ``before_step`` and ``batch`` get the 0-based index of the step about
+    to be taken; the hooks after it get the number of steps done."""
+
+    stop_checks: list[Callable[[dict], str | None]]  # run after every evaluation, on its metrics: a reason stops
+
+    def before_step(self, step: int) -> None: ...  # the learning-rate schedule set before the step, if any
+
+    def batch(self, step: int): ...
+
+    def loss(self, batch) -> torch.Tensor: ...  # the forward pass
+
+    def after_step(self, step: int, batch, loss: torch.Tensor) -> dict | None: ...  # records; a progress note
+
+    def evaluation_due(self, step: int) -> bool: ...
+
+    def run_eval(self) -> dict: ...
+
+    def end_of_step(self, step: int) -> None: ...  # after the step's evaluation, unless it stopped the run
+
+    def checkpoint_due(self, step: int, evaluated: bool, stop: str | None) -> bool: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> str | None: ...  # the stop reason the restored state holds, if any
+
+
+class StepLoop:
+    """The one training loop: Part II's ``Trainer`` and Part III's ``lab.legal.lora.train`` are its tasks.
+
+    Not ``transformers.Trainer`` (which PEFT's examples use): its own sampler, its warm-up (zero learning rate at
+    step 0, where the LoRA runs start at 1/warmup_steps), its checkpoint layout and its DDP wrapping would change
+    every committed result, and Part II's epochs of windows with the plateau scheduler stepped on validation
+    losses would override most of it. Zeroing the gradients after the optimiser step (and once before the
+    first) is the same arithmetic as zeroing them before each backward: they are None at every backward."""
+
+    def __init__(self, task: Task, model, optimizer, parameters, total_steps: int, grad_clip: float | None = None,
+                 checkpoints: Checkpoints | None = None, writes: bool = True, progress: bool = True,
+                 desc: str = "train"):
+        self.task, self.model, self.optimizer = task, model, optimizer
+        self.parameters = list(parameters)
+        self.total_steps, self.grad_clip = total_steps, grad_clip
+        self.checkpoints, self.writes = checkpoints, writes  # writes: this process writes them (DDP rank 0)
+        self.progress, self.desc = progress, desc
+        self.step = 0
+        self.stop_reason: str | None = None
+
+    def run(self, stop_after: int | None = None) -> str | None:
+        """Trains from ``self.step`` to ``total_steps`` or until a stop check gives a reason; returns that reason,
+        None when every step was taken, or "interrupted" when ``stop_after`` steps of this session ended it as a
+        kill would (tests use it: a new loop on the same checkpoints resumes)."""
+        from tqdm.auto import tqdm  # here, as before: imported with lab.train it writes to the stderr of the
+        # cell importing it, which the committed p2 page does not have (nbval fails it)
+
+        bar = tqdm(total=self.total_steps, initial=self.step, disable=not self.progress, desc=self.desc,
+                   dynamic_ncols=True)
+        self.optimizer.zero_grad(set_to_none=True)  # no gradient from before the loop enters its first step
+        session = 0
+        try:
+            while self.step < self.total_steps and self.stop_reason is None:
+                if stop_after is not None and session >= stop_after:
+                    return "interrupted"
+                self.model.train()  # an evaluation may have left it in eval mode
+                self.task.before_step(self.step)
+                batch = self.task.batch(self.step)
+                loss = self.task.loss(batch)
+                loss.backward()
+                if self.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                self.step += 1
+                session += 1
+                note = self.task.after_step(self.step, batch, loss)
+                bar.update(1)
+                if note:
+                    bar.set_postfix(note)
+                evaluated = self.task.evaluation_due(self.step)
+                if evaluated:
+                    self.evaluate()
+                if self.stop_reason is None:
+                    self.task.end_of_step(self.step)
+                if self.task.checkpoint_due(self.step, evaluated, self.stop_reason):
+                    self.save()
+            return self.stop_reason
+        finally:
+            bar.close()
+
+    def evaluate(self) -> dict:
+        """The task's evaluation, then every stop check on its metrics (each keeps its own state, so all run);
+        the first reason given stops the run."""
+        metrics = self.task.run_eval()
+        reasons = [check(metrics) for check in self.task.stop_checks]
+        self.stop_reason = next((r for r in reasons if r), None)
+        return metrics
+
+    def save(self) -> None:
+        """The one checkpoint writer: the loop's position, the task's state and every RNG state."""
+        if self.checkpoints is None or not self.writes:
+            return
+        self.checkpoints.write(self.step, {"step": self.step, "task": self.task.state_dict(), "rng": rng_state()})
+
+    def resume(self, map_location=None) -> bool:
+        """Loads the newest checkpoint, if any (the task refuses one of another run); True when one was loaded."""
+        path = self.checkpoints.latest() if self.checkpoints is not None else None
+        if path is None:
+            return False
+        state = torch.load(path, map_location=map_location, weights_only=False)
+        self.stop_reason = self.task.load_state_dict(state["task"])
+        self.step = state["step"]
+        set_rng_state(state["rng"])
+        return True
+
+
+# ---------------------------------------------------------------- Part II's task
 
 @dataclass
 class TrainResult:
@@ -182,26 +356,17 @@ class TrainResult:
         return float(np.mean(losses))
 
 
-def _rng_state() -> dict:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
+EARLY_STOP = "early stopping"
+
+
 class Trainer:
+    """Part II's task for ``StepLoop``: epochs of shuffled windows, the configured scheduler, evaluation every
+    ``eval_every`` steps or at the end of every epoch, early stopping on the validation loss."""
+
     def __init__(self, model, train_windows: torch.Tensor, val_windows: torch.Tensor, config: TrainConfig,
                  collate: Callable, encoding=None, resume: bool = True):
         self.config = config
@@ -227,9 +392,14 @@ class Trainer:
         self.scheduler = _make_scheduler(self.optimizer, config, self.total_steps)
         self.result = TrainResult()
         self.epoch, self.batch_in_epoch, self.evals_since_best = 0, 0, 0
+        self.stop_checks = [self._early_stop]
         self.ckpt = Path(config.checkpoint_dir) if config.checkpoint_dir else None
-        if resume and self.ckpt is not None and (self.ckpt / "last.pt").exists():
-            self.load(self.ckpt / "last.pt")
+        self.loop = StepLoop(self, self.model, self.optimizer, self.raw_model.parameters(), self.total_steps,
+                             grad_clip=config.grad_clip or None,
+                             checkpoints=Checkpoints(self.ckpt) if self.ckpt is not None else None,
+                             writes=self.rank == 0, progress=config.progress and self.rank == 0)
+        if resume:
+            self.loop.resume(map_location=self.device)
 
     def _flush(self) -> None:
         """Turns the losses still held as device tensors into floats (one synchronisation)."""
@@ -243,29 +413,20 @@ class Trainer:
         for h, k in stale:  # anything older (log_every changed between sessions)
             h[k] = float(h[k])
 
-    # -- checkpoints
-    def state(self) -> dict:
+    # -- checkpoints (written and read by the loop)
+    def state_dict(self) -> dict:
         self._flush()
         return {"model": self.raw_model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
                 "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch, "evals_since_best": self.evals_since_best,
-                "result": asdict(self.result), "rng": _rng_state(), "train_config": asdict(self.config),
+                "result": asdict(self.result), "train_config": asdict(self.config),
                 "model_config": getattr(self.raw_model.config, "to_dict", lambda: None)()}
 
-    def save(self, path: Path) -> None:
-        if self.rank != 0:
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.state(), tmp)
-        os.replace(tmp, path)  # atomic: a kill during the write leaves the previous checkpoint intact
-
-    def load(self, path: Path) -> None:
-        state = torch.load(path, map_location=self.device, weights_only=False)
+    def load_state_dict(self, state: dict) -> str | None:
         saved = getattr(self.raw_model.config, "to_dict", lambda: None)()
         if state["model_config"] != saved:
-            raise ValueError(f"checkpoint {path.name} is of another model configuration; remove it or change "
-                             "checkpoint_dir")
+            raise ValueError(f"the checkpoint in {self.ckpt} is of another model configuration; remove it or "
+                             "change checkpoint_dir")
         self.raw_model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state["scheduler"] is not None:
@@ -273,15 +434,71 @@ class Trainer:
         self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]
         self.evals_since_best = state["evals_since_best"]
         self.result = TrainResult(**state["result"])
-        _set_rng_state(state["rng"])
+        return EARLY_STOP if self.result.stopped_early else None
 
-    # -- loop
-    def _batch(self, epoch: int, index: int) -> torch.Tensor:
-        order = epoch_order(self.train_windows.size(0), self.config.seed, epoch)
+    # -- the step
+    def before_step(self, step: int) -> None:
+        self._step_started = time.perf_counter()
+
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        order = epoch_order(self.train_windows.size(0), self.config.seed, self.epoch)
+        index = self.batch_in_epoch
         ids = order[index * self.config.batch_size:(index + 1) * self.config.batch_size]
         per_rank = math.ceil(ids.numel() / self.world_size)
-        return self.train_windows[ids[self.rank * per_rank:(self.rank + 1) * per_rank]]
+        windows = self.train_windows[ids[self.rank * per_rank:(self.rank + 1) * per_rank]]
+        return tuple(t.to(self.device, non_blocking=True) for t in self.collate(windows))
 
+    def loss(self, batch) -> torch.Tensor:
+        x, y = batch
+        with _autocast(self.device, self.config.precision):
+            return self.model(x, y)[1]
+
+    def after_step(self, step: int, batch, loss: torch.Tensor) -> dict | None:
+        cfg, r = self.config, self.result
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR) and cfg.scheduler_interval == "step":
+            self.scheduler.step()
+        self.batch_in_epoch += 1
+        r.steps = step
+        r.tokens_seen += int(batch[0].numel()) * self.world_size
+        # Losses stay on the device until a flush: reading one per step would stall the GPU queue.
+        entry = {"step": r.steps, "epoch": self.epoch, "loss": loss.detach()}
+        extra = getattr(self.raw_model, "last_metrics", {})
+        for key in ("lm_loss", "aux_loss"):
+            if key in extra:
+                entry[key] = extra[key]
+        r.history.append(entry)
+        note = None
+        if r.steps % max(cfg.log_every, 1) == 0:
+            self._flush()
+            note = {"loss": f"{r.history[-1]['loss']:.3f}", "lr": f"{self.optimizer.param_groups[0]['lr']:.1e}"}
+        r.train_seconds += time.perf_counter() - self._step_started
+        if not cfg.eval_every and self._epoch_done():
+            self._next_epoch()  # before the epoch's evaluation: it records the new epoch and the stepped lr
+        return note
+
+    def end_of_step(self, step: int) -> None:
+        if self.config.eval_every and self._epoch_done():
+            self._next_epoch()  # after this step's evaluation, which records the epoch it belongs to
+
+    def _epoch_done(self) -> bool:
+        return self.batch_in_epoch >= self.batches_per_epoch
+
+    def _next_epoch(self) -> None:
+        self.epoch += 1
+        self.batch_in_epoch = 0
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR) and self.config.scheduler_interval == "epoch":
+            self.scheduler.step()
+
+    def evaluation_due(self, step: int) -> bool:
+        if self.config.eval_every:
+            return step % self.config.eval_every == 0
+        return self.batch_in_epoch == 0  # an epoch ended at this step
+
+    def checkpoint_due(self, step: int, evaluated: bool, stop: str | None) -> bool:
+        every = self.config.checkpoint_every
+        return evaluated or bool(every and step % every == 0)
+
+    # -- evaluation
     def run_eval(self) -> dict:
         self._flush()
         cfg = self.config
@@ -295,8 +512,7 @@ class Trainer:
         if metrics["loss"] < r.best_val_loss:
             r.best_val_loss, r.best_step = metrics["loss"], r.steps
             if self.ckpt is not None and self.rank == 0:
-                self.ckpt.mkdir(parents=True, exist_ok=True)
-                torch.save(self.raw_model.state_dict(), self.ckpt / "best_model.pt")
+                atomic_save(self.raw_model.state_dict(), self.ckpt / "best_model.pt")
         # Patience counts evaluations without a gain of more than min_delta over the last counted gain.
         if metrics["loss"] < r.patience_best - self.config.min_delta:
             r.patience_best, self.evals_since_best = metrics["loss"], 0
@@ -307,86 +523,30 @@ class Trainer:
             self.scheduler.step(metrics["loss"])
         return metrics
 
+    def _early_stop(self, metrics: dict) -> str | None:
+        if self.config.early_stopping is not None and self.evals_since_best >= self.config.early_stopping:
+            self.result.stopped_early = True
+            return EARLY_STOP
+        return None
+
     def fit(self, stop_after: int | None = None) -> TrainResult:
         """Trains to the end (or early stop). ``stop_after`` ends this session after that many steps, as a
         kill would (tests use it); a new Trainer on the same checkpoint_dir resumes."""
-        from tqdm.auto import tqdm
-
-        cfg, r = self.config, self.result
+        r = self.result
         if r.finished:
             return r
         self.model.train()
-        bar = tqdm(total=self.total_steps, initial=r.steps, disable=not cfg.progress or self.rank != 0,
-                   desc="train", dynamic_ncols=True)
-        session_steps = 0
-        while self.epoch < cfg.epochs and r.steps < self.total_steps and not r.stopped_early:
-            while self.batch_in_epoch < self.batches_per_epoch and r.steps < self.total_steps:
-                if stop_after is not None and session_steps >= stop_after:
-                    t0 = time.perf_counter()
-                    self._flush()
-                    r.train_seconds += time.perf_counter() - t0
-                    bar.close()
-                    return r
-                t0 = time.perf_counter()
-                x, y = (t.to(self.device, non_blocking=True)
-                        for t in self.collate(self._batch(self.epoch, self.batch_in_epoch)))
-                with _autocast(self.device, cfg.precision):
-                    _, loss = self.model(x, y)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(self.raw_model.parameters(), cfg.grad_clip)
-                self.optimizer.step()
-                if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR) and cfg.scheduler_interval == "step":
-                    self.scheduler.step()
-                self.batch_in_epoch += 1
-                r.steps += 1
-                session_steps += 1
-                r.tokens_seen += int(x.numel()) * self.world_size
-                # Losses stay on the device until a flush: reading one per step would stall the GPU queue.
-                entry = {"step": r.steps, "epoch": self.epoch, "loss": loss.detach()}
-                extra = getattr(self.raw_model, "last_metrics", {})
-                for key in ("lm_loss", "aux_loss"):
-                    if key in extra:
-                        entry[key] = extra[key]
-                r.history.append(entry)
-                bar.update(1)
-                if r.steps % max(cfg.log_every, 1) == 0:
-                    self._flush()
-                    bar.set_postfix(loss=f"{r.history[-1]['loss']:.3f}", lr=f"{self.optimizer.param_groups[0]['lr']:.1e}")
-                r.train_seconds += time.perf_counter() - t0
-                if cfg.eval_every and r.steps % cfg.eval_every == 0:
-                    self._after_eval(self.run_eval())
-                    if r.stopped_early:
-                        break
-                elif cfg.checkpoint_every and r.steps % cfg.checkpoint_every == 0 and self.ckpt is not None:
-                    self.save(self.ckpt / "last.pt")
-            if r.stopped_early:
-                break
-            if self.batch_in_epoch >= self.batches_per_epoch:
-                self.epoch += 1
-                self.batch_in_epoch = 0
-                if isinstance(self.scheduler, torch.optim.lr_scheduler.LambdaLR) and cfg.scheduler_interval == "epoch":
-                    self.scheduler.step()  # before the evaluation, so that its checkpoint holds the stepped state
-                if not cfg.eval_every:
-                    self._after_eval(self.run_eval())
+        ended = self.loop.run(stop_after)
         t0 = time.perf_counter()
         self._flush()
         r.train_seconds += time.perf_counter() - t0
+        if ended == "interrupted":
+            return r
         if not r.evals or r.evals[-1]["step"] != r.steps:
             self.run_eval()
         r.finished = True
-        bar.close()
-        if self.ckpt is not None:
-            self.save(self.ckpt / "last.pt")
+        self.loop.save()
         return r
-
-    def _after_eval(self, metrics: dict) -> None:
-        cfg, r = self.config, self.result
-        if cfg.early_stopping is not None and self.evals_since_best >= cfg.early_stopping:
-            r.stopped_early = True
-        if self.ckpt is not None:
-            self.save(self.ckpt / "last.pt")
 
 
 def _make_optimizer(model, cfg: TrainConfig):
@@ -411,6 +571,6 @@ def _make_scheduler(optimizer, cfg: TrainConfig, total_steps):
 def train(model, train_windows, val_windows, config: TrainConfig, collate: Callable, encoding=None,
           resume: bool = True) -> TrainResult:
     """Seeds torch with ``config.seed`` and trains; see ``Trainer``."""
-    if not (config.checkpoint_dir and resume and (Path(config.checkpoint_dir) / "last.pt").exists()):
+    if not (config.checkpoint_dir and resume and Checkpoints(config.checkpoint_dir).latest()):
         torch.manual_seed(config.seed)
     return Trainer(model, train_windows, val_windows, config, collate, encoding, resume).fit()

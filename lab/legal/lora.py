@@ -14,16 +14,17 @@ conditions (§7.1) are checked at every validation:
 - validation accuracy below random (1 / number of classes) after ``below_random_step`` steps;
 - over budget: training wall time above ``time_budget_s``.
 
-A checkpoint (adapter, optimiser, scheduler, RNG states, history) is written every ``save_steps``;
-``train`` resumes from the newest one in its output directory, and a resumed run ends with exactly the
-weights of an uninterrupted one (the batch order is a function of seed and step only).
+The steps run in the book's one training loop (``lab.train.StepLoop``); this module supplies its task
+(``_LoraTask``: batches, loss, schedule, validation, stop checks). A checkpoint (adapter, optimiser, RNG states,
+history, early-stopping state) is written every ``save_steps``; ``train`` resumes from the newest one in its
+output directory, and a resumed run ends with exactly the weights of an uninterrupted one (the batch order is a
+function of seed and step only).
 """
 from __future__ import annotations
 
 import json
 import math
 import random
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -234,11 +235,6 @@ def _fingerprint(model: str, seed: int, settings: LoraSettings, train: list[Exam
             "first_examples": [e.article_id + "/" + e.task for e in train[:5]]}
 
 
-def _checkpoints(out_dir: Path) -> list[tuple[int, Path]]:
-    found = [(int(p.name.split("-")[1]), p) for p in out_dir.glob("checkpoint-*") if (p / "state.pt").exists()]
-    return sorted(found)
-
-
 def _set_lr(optimizer, settings: LoraSettings, step: int) -> float:
     """Linear warm-up to the learning rate, then linear decay to zero at max_steps (transformers' default)."""
     if step < settings.warmup_steps:
@@ -280,16 +276,141 @@ def _check_aborts(checks: list[AbortCheck], record: dict, initial_loss: float, s
     return triggered
 
 
+class _LoraTask:
+    """Part III's task for the shared loop (``lab.train.StepLoop``): step-indexed batches of the pooled training
+    examples, the answer-token loss, linear warm-up and decay, a validation every ``eval_steps`` with the best
+    adapter kept, and the plan's abort checks and the plateau as stop checks."""
+
+    def __init__(self, lm, tok, tasks: dict[str, TaskSet], settings: LoraSettings, seed: int, encoded: list,
+                 optimizer, fingerprint: dict, out_dir: Path):
+        self.lm, self.tok, self.tasks, self.settings, self.seed = lm, tok, tasks, settings, seed
+        self.encoded, self.optimizer, self.fingerprint, self.out_dir = encoded, optimizer, fingerprint, out_dir
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+        self.subset = validation_subset(tasks, settings.eval_examples)
+        self.checks = [AbortCheck("no convergence", settings.no_convergence_step),
+                       AbortCheck("validation accuracy below random", settings.below_random_step),
+                       AbortCheck("over budget", 0)]
+        self.history: list[dict] = []
+        self.best = {"step": 0, "val_loss": math.inf, "adapter": None, "stale": 0}  # early stopping's state
+        self.running: list[float] = []  # training losses since the last validation
+        self.elapsed_before, self.started = 0.0, time.perf_counter()
+        self.step, self.lr = 0, 0.0
+        self.stop_checks = [self._abort, self._plateau]  # an abort names the stop before a plateau at once
+
+    def elapsed(self) -> float:
+        """Training wall time over every session, validations and checkpoints included (the budget's clock)."""
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def initial(self) -> dict:
+        return next(h for h in self.history if h["step"] == 0)
+
+    def validate_before_training(self) -> None:
+        """The validation at step 0 (the no-convergence check's reference), unless a resumed history has it."""
+        from peft import get_peft_model_state_dict
+
+        if any(h["step"] == 0 for h in self.history):
+            return
+        s = self.settings
+        initial = {"step": 0, "epoch": 0.0, "batch_size": s.batch_size, "train_loss": math.nan, "lr": 0.0,
+                   **validate(self.lm, self.tok, self.tasks, self.subset, s.autocast)}
+        self.history.append(initial)
+        self.best.update(val_loss=initial["val_loss"], adapter=_copy_state(get_peft_model_state_dict(self.lm)))
+
+    # -- the step
+    def before_step(self, step: int) -> None:
+        self.lr = _set_lr(self.optimizer, self.settings, step)
+
+    def batch(self, step: int):
+        indices = batch_indices(len(self.encoded), self.settings.batch_size, step, self.seed)
+        return collate([self.encoded[i] for i in indices], self.pad_id)
+
+    def loss(self, batch):
+        ids, labels, mask = (t.to(self.lm.device) for t in batch)
+        with autocast_to(self.lm, self.settings.autocast):
+            return answer_token_losses(self.lm, ids, labels, mask)[0].mean()
+
+    def after_step(self, step: int, batch, loss) -> dict:
+        self.running.append(loss.item())
+        self.step = step
+        return {"loss": f"{self.running[-1]:.3f}"}
+
+    def end_of_step(self, step: int) -> None:
+        pass
+
+    def evaluation_due(self, step: int) -> bool:
+        return step % self.settings.eval_steps == 0 or step == self.settings.max_steps
+
+    def checkpoint_due(self, step: int, evaluated: bool, stop: str | None) -> bool:
+        return step % self.settings.save_steps == 0 or stop is not None
+
+    # -- validation and stop checks
+    def run_eval(self) -> dict:
+        from peft import get_peft_model_state_dict
+
+        s, step = self.settings, self.step
+        record = {"step": step, "epoch": step * s.batch_size / len(self.encoded), "batch_size": s.batch_size,
+                  "train_loss": float(np.mean(self.running)), "lr": self.lr,
+                  **validate(self.lm, self.tok, self.tasks, self.subset, s.autocast)}
+        self.running = []
+        self.history.append(record)
+        if record["val_loss"] < self.best["val_loss"] - s.min_improvement:
+            self.best.update(step=step, val_loss=record["val_loss"],
+                             adapter=_copy_state(get_peft_model_state_dict(self.lm)), stale=0)
+        else:
+            self.best["stale"] += 1
+        return record
+
+    def _abort(self, record: dict) -> str | None:
+        triggered = _check_aborts(self.checks, record, self.initial()["val_loss"], self.settings, self.tasks,
+                                  self.elapsed())
+        return triggered if self.settings.abort else None
+
+    def plateau(self) -> bool:
+        return bool(self.settings.patience) and self.best["stale"] >= self.settings.patience
+
+    def _plateau(self, record: dict) -> str | None:
+        return "plateau" if self.plateau() else None
+
+    def aborted(self) -> str | None:
+        """The abort condition that ends the run: the first triggered check, where aborting is on."""
+        return next((c.name for c in self.checks if c.status == "triggered"), None) if self.settings.abort else None
+
+    # -- checkpoints (written and read by the loop)
+    def state_dict(self) -> dict:
+        from peft import get_peft_model_state_dict
+
+        return {"adapter": get_peft_model_state_dict(self.lm), "optimizer": self.optimizer.state_dict(),
+                "history": self.history, "elapsed": self.elapsed(), "checks": [asdict(c) for c in self.checks],
+                "fingerprint": self.fingerprint, "best": self.best}
+
+    def load_state_dict(self, state: dict) -> str | None:
+        from peft import set_peft_model_state_dict
+
+        if state["fingerprint"] != self.fingerprint:
+            raise CheckpointMismatch(f"the checkpoints in {self.out_dir.name} were written by a different run "
+                                     f"(model, seed, tasks or settings differ); use another output directory")
+        set_peft_model_state_dict(self.lm, state["adapter"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.history, self.elapsed_before = state["history"], state["elapsed"]
+        self.checks = [AbortCheck(**c) for c in state["checks"]]
+        self.best = state["best"]
+        # recomputed, not stored: ``abort`` is not part of the run's identity, so a run may resume with it off
+        return self.aborted() or ("plateau" if self.plateau() else None)
+
+
 def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, settings: LoraSettings,
           model_name: str = "", resume: bool = True, progress: bool | None = None, stop_after: int | None = None
           ) -> tuple[object, TrainResult]:
-    """Train a LoRA adapter on the training examples of ``tasks``; returns (peft model, result).
+    """Train a LoRA adapter on the training examples of ``tasks`` with the shared loop (``lab.train.StepLoop``);
+    returns (peft model, result).
 
     ``stop_after`` ends the process early (as an interruption would) after that many steps, leaving the
     checkpoints behind; it exists to test resuming.
     """
     import torch
-    from tqdm.auto import tqdm
+    from peft import set_peft_model_state_dict
+
+    from ..train import Checkpoints, StepLoop
 
     progress = progress_default() if progress is None else progress
     out_dir = Path(out_dir)
@@ -304,104 +425,34 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
     lm = attach_lora(lm, settings)
     params = [p for p in lm.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=settings.learning_rate, weight_decay=0.0)
-    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     encoded = [encode_example(tok, e) for e in train_examples]
-    subset = validation_subset(tasks, settings.eval_examples)
-    checks = [AbortCheck("no convergence", settings.no_convergence_step),
-              AbortCheck("validation accuracy below random", settings.below_random_step),
-              AbortCheck("over budget", 0)]
-    history: list[dict] = []
-    start_step, resumed_from, elapsed_before = 0, None, 0.0
-    from peft import get_peft_model_state_dict, set_peft_model_state_dict
-
-    best = {"step": 0, "val_loss": math.inf, "adapter": None, "stale": 0}  # early stopping's state
-
-    existing = _checkpoints(out_dir) if resume else []
-    if existing:
-        step_saved, path = existing[-1]
-        state = torch.load(path / "state.pt", weights_only=False)
-        if state["fingerprint"] != fingerprint:
-            raise CheckpointMismatch(f"{out_dir.name}/{path.name} was written by a different run "
-                                     f"(model, seed, tasks or settings differ); use another output directory")
-        set_peft_model_state_dict(lm, state["adapter"])
-        optimizer.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
-        if state.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])  # LoRA dropout draws on the GPU there
-        random.setstate(state["python_rng"])
-        np.random.set_state(state["numpy_rng"])
-        history, elapsed_before = state["history"], state["elapsed"]
-        checks = [AbortCheck(**c) for c in state["checks"]]
-        best = state["best"]
-        start_step = resumed_from = step_saved
-    elif not resume:
-        for _, path in _checkpoints(out_dir):
-            shutil.rmtree(path)
-
-    initial = next((h for h in history if h["step"] == 0), None)
-    if initial is None:
-        initial = {"step": 0, "epoch": 0.0, "batch_size": settings.batch_size, "train_loss": math.nan, "lr": 0.0,
-                   **validate(lm, tok, tasks, subset, settings.autocast)}
-        history.append(initial)
-        best.update(val_loss=initial["val_loss"], adapter=_copy_state(get_peft_model_state_dict(lm)))
-    aborted = next((c.name for c in checks if c.status == "triggered"), None) if settings.abort else None
-    plateau = bool(settings.patience) and best["stale"] >= settings.patience
-    t0 = time.perf_counter()
-    running: list[float] = []
-    bar = tqdm(total=settings.max_steps, initial=start_step, desc=f"LoRA seed {seed}", disable=not progress)
-    step = start_step
-    while step < settings.max_steps and aborted is None and not plateau:
-        if stop_after is not None and step - start_step >= stop_after:
-            break
-        lm.train()
-        lr = _set_lr(optimizer, settings, step)
-        ids, labels, mask = collate([encoded[i] for i in batch_indices(len(encoded), settings.batch_size, step, seed)],
-                                    pad_id)
-        with autocast_to(lm, settings.autocast):
-            loss = answer_token_losses(lm, ids.to(lm.device), labels.to(lm.device), mask.to(lm.device))[0].mean()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, settings.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        running.append(loss.item())
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{running[-1]:.3f}")
-        if step % settings.eval_steps == 0 or step == settings.max_steps:
-            record = {"step": step, "epoch": step * settings.batch_size / len(encoded),
-                      "batch_size": settings.batch_size, "train_loss": float(np.mean(running)), "lr": lr,
-                      **validate(lm, tok, tasks, subset, settings.autocast)}
-            running = []
-            history.append(record)
-            if record["val_loss"] < best["val_loss"] - settings.min_improvement:
-                best.update(step=step, val_loss=record["val_loss"], adapter=_copy_state(get_peft_model_state_dict(lm)),
-                            stale=0)
-            else:
-                best["stale"] += 1
-            plateau = bool(settings.patience) and best["stale"] >= settings.patience
-            triggered = _check_aborts(checks, record, initial["val_loss"], settings, tasks,
-                                      elapsed_before + time.perf_counter() - t0)
-            if triggered and settings.abort:
-                aborted = triggered
-        if step % settings.save_steps == 0 or aborted or plateau:
-            _save_checkpoint(lm, optimizer, out_dir, step, fingerprint, history, checks,
-                             elapsed_before + time.perf_counter() - t0, settings.keep_checkpoints, best)
-    bar.close()
-    elapsed = elapsed_before + time.perf_counter() - t0
+    task = _LoraTask(lm, tok, tasks, settings, seed, encoded, optimizer, fingerprint, out_dir)
+    checkpoints = Checkpoints(out_dir, keep=settings.keep_checkpoints)
+    loop = StepLoop(task, lm, optimizer, params, settings.max_steps, grad_clip=settings.max_grad_norm,
+                    checkpoints=checkpoints, progress=progress, desc=f"LoRA seed {seed}")
+    if not resume:
+        checkpoints.clear()
+    resumed_from = loop.step if resume and loop.resume() else None
+    start_step = loop.step
+    task.validate_before_training()
+    task.started = time.perf_counter()
+    loop.run(stop_after)
+    step, elapsed, plateau, aborted = loop.step, task.elapsed(), task.plateau(), task.aborted()
     if stop_after is not None and step - start_step >= stop_after and step < settings.max_steps and not plateau:
         stopped = "interrupted"
     else:
         stopped = aborted or ("plateau" if plateau else "step cap")
     if settings.patience and stopped != "interrupted":
-        set_peft_model_state_dict(lm, best["adapter"])  # keep the adapter of the best validation loss
-        kept_step, kept_loss = best["step"], best["val_loss"]
+        set_peft_model_state_dict(lm, task.best["adapter"])  # keep the adapter of the best validation loss
+        kept_step, kept_loss = task.best["step"], task.best["val_loss"]
     else:
-        kept_step, kept_loss = step, history[-1]["val_loss"]
+        kept_step, kept_loss = step, task.history[-1]["val_loss"]
     adapter_dir = out_dir / "adapter"
     lm.save_pretrained(adapter_dir)
+    history, checks = task.history, task.checks
     result = TrainResult(seed=seed, steps_done=step, history=history, checks=checks, aborted=aborted,
                          adapter_dir=adapter_dir, train_seconds=elapsed, resumed_from=resumed_from,
-                         initial_val_loss=initial["val_loss"], final_val_loss=kept_loss, best_step=kept_step,
+                         initial_val_loss=task.initial()["val_loss"], final_val_loss=kept_loss, best_step=kept_step,
                          stopped=stopped, train_examples=len(encoded))
     (out_dir / "result.json").write_text(json.dumps({
         "seed": seed, "steps_done": step, "aborted": aborted, "stopped": stopped, "best_step": kept_step,
@@ -411,23 +462,6 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
 
 def _copy_state(state: dict) -> dict:
     return {k: v.detach().clone() for k, v in state.items()}
-
-
-def _save_checkpoint(lm, optimizer, out_dir: Path, step: int, fingerprint: dict, history: list, checks: list,
-                     elapsed: float, keep: int, best: dict) -> None:
-    import torch
-    from peft import get_peft_model_state_dict
-
-    path = out_dir / f"checkpoint-{step}"
-    path.mkdir(exist_ok=True)
-    torch.save({"adapter": get_peft_model_state_dict(lm), "optimizer": optimizer.state_dict(),
-                "torch_rng": torch.get_rng_state(), "python_rng": random.getstate(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "numpy_rng": np.random.get_state(), "history": history, "elapsed": elapsed,
-                "checks": [asdict(c) for c in checks], "fingerprint": fingerprint, "best": best}, path / "state.pt.tmp")
-    (path / "state.pt.tmp").rename(path / "state.pt")  # a checkpoint is complete or absent, never half-written
-    for _, old in _checkpoints(out_dir)[:-keep]:
-        shutil.rmtree(old)
 
 
 def history_frame(results: list[TrainResult]):

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from lab import models
+from lab import models, train
 from lab.legal import data, lora
 
 
@@ -81,7 +81,7 @@ def test_resume_gives_the_uninterrupted_weights(tiny, small_tasks, tmp_path):
     lm, tok = models.load(tiny)
     lora.train(lm, tok, small_tasks, tmp_path / "b", seed=3, settings=_settings(), model_name="t", resume=False,
                progress=False, stop_after=2)
-    assert [p.name for _, p in lora._checkpoints(tmp_path / "b")] == ["checkpoint-2"]
+    assert [p.name for _, p in train.Checkpoints(tmp_path / "b").saved()] == ["checkpoint-2.pt"]
     lm, tok = models.load(tiny)
     resumed, res_resumed = lora.train(lm, tok, small_tasks, tmp_path / "b", seed=3, settings=_settings(),
                                       model_name="t", resume=True, progress=False)

@@ -160,14 +160,15 @@ def test_adamw_eps_is_the_configured_one():
 
 
 def _evals_with_losses(monkeypatch, losses, **kw):
-    """Feeds ``losses`` to Trainer.run_eval in turn; returns the trainer after each evaluation's bookkeeping."""
+    """Feeds ``losses`` to the loop's evaluations in turn (Trainer.run_eval, then the stop checks); returns the
+    trainer after each evaluation's bookkeeping."""
     tr, va = data()
     trainer = train.Trainer(tiny_infinito(), tr, va, config(scheduler="none", **kw), corpus.make_collate(True))
     feed = iter(losses)
     monkeypatch.setattr(train, "evaluate", lambda *a, **k: {"loss": next(feed), "ppl": 1.0, "tokens": 1})
     stops = []
     for _ in losses:
-        trainer._after_eval(trainer.run_eval())
+        trainer.loop.evaluate()
         stops.append(trainer.result.stopped_early)
     return trainer, stops
 
