@@ -29,6 +29,9 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from . import atomic
+from .gpt import IGNORE_INDEX, make_adamw
+
 SCHEDULERS = ("plateau", "cosine", "none")
 INTERVALS = ("step", "epoch")
 
@@ -128,8 +131,6 @@ def text_units(windows: torch.Tensor, collate: Callable, encoding) -> tuple[int,
 def evaluate(model, windows: torch.Tensor, collate: Callable, batch_size: int = 16, device: str = "cpu",
              max_batches: int | None = None, encoding=None, precision: str = "fp32") -> dict:
     """Loss and perplexity over ``windows`` (sharded over DDP ranks); per word and per byte with ``encoding``."""
-    from .gpt import IGNORE_INDEX
-
     rank, size = world()
     was_training = model.training
     model.eval()
@@ -174,15 +175,6 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def atomic_save(obj, path: Path) -> None:
-    """``torch.save`` to a temporary file renamed over ``path``: a kill during the write leaves the previous file
-    intact, so a file found is complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 class Checkpoints:
     """A run's checkpoints: ``checkpoint-<step>.pt`` in one folder, each written atomically; only the newest
     ``keep`` stay (``keep=0`` keeps all)."""
@@ -200,7 +192,7 @@ class Checkpoints:
         return found[-1][1] if found else None
 
     def write(self, step: int, state: dict) -> None:
-        atomic_save(state, self.directory / f"checkpoint-{step}.pt")
+        atomic.torch_save(state, self.directory / f"checkpoint-{step}.pt")
         for _, old in self.saved()[:-self.keep] if self.keep else []:
             old.unlink()
 
@@ -512,7 +504,7 @@ class Trainer:
         if metrics["loss"] < r.best_val_loss:
             r.best_val_loss, r.best_step = metrics["loss"], r.steps
             if self.ckpt is not None and self.rank == 0:
-                atomic_save(self.raw_model.state_dict(), self.ckpt / "best_model.pt")
+                atomic.torch_save(self.raw_model.state_dict(), self.ckpt / "best_model.pt")
         # Patience counts evaluations without a gain of more than min_delta over the last counted gain.
         if metrics["loss"] < r.patience_best - self.config.min_delta:
             r.patience_best, self.evals_since_best = metrics["loss"], 0
@@ -550,8 +542,6 @@ class Trainer:
 
 
 def _make_optimizer(model, cfg: TrainConfig):
-    from .gpt import make_adamw
-
     return make_adamw(model, cfg.lr, cfg.weight_decay, cfg.betas, cfg.eps, decay_all=cfg.decay_all)
 
 

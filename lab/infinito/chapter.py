@@ -12,7 +12,8 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from .. import corpus, inference, train
+from .. import atomic, corpus, inference, train
+from ..models import assets
 from ..paths import RUNS
 from ..publish.params import Param, Spec
 from . import leaks, textstats
@@ -107,8 +108,6 @@ class Data:
 
 
 def load_data(p: dict) -> Data:
-    from ..models import assets
-
     enc = assets.gpt2_encoding()
     if p["corpus"] == "wikitext-2":
         c = corpus.wikitext2(p["wikitext_path"], enc)
@@ -280,10 +279,7 @@ def leak_report(p: dict, data: Data) -> list[dict]:
 
 
 def save_results(stem: str, payload: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{stem}.json"
-    path.write_text(json.dumps(payload, indent=1, default=float))
-    return path
+    return atomic.write_text(RESULTS / f"{stem}.json", json.dumps(payload, indent=1, default=float))
 
 
 def rounded(x: float, digits: int = 2) -> float:

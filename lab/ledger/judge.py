@@ -4,6 +4,9 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
+from docutils import nodes
+
 from .claims import (BOOK, REASONS, RULES, SOURCE_DIR, SOURCES, Claim, LedgerError, Verdict)
 from .results import Results
 
@@ -21,8 +24,6 @@ def headings(page: str) -> list[str]:
 
 def anchor(section: str) -> str:
     """The id Sphinx gives a section of this title."""
-    from docutils import nodes
-
     return nodes.make_id(section)
 
 
@@ -44,8 +45,6 @@ def check(claims: list[Claim]) -> None:
 
 def evaluate(claims: list[Claim], results: Results | None = None):
     """One row per claim: its verdict and figure, computed now from the executed chapters."""
-    import pandas as pd
-
     check(claims)
     results = results or Results()
     rows = []

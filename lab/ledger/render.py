@@ -1,5 +1,6 @@
 """The ledger as the book shows it: the HTML table, the counts, the landing page's sentences and the shortfalls."""
 from __future__ import annotations
+from html import escape
 
 from .claims import VERDICTS
 from .judge import BASES, anchor
@@ -15,8 +16,6 @@ def html_table(rows, columns: tuple[str, ...]) -> str:
     """Rows (dicts, or a DataFrame with its index as "id") as an HTML table whose last column links to the
     section holding the evidence. Raw HTML: the links are plain relative URLs within the built book, and the
     styles are inline so that the long figures wrap inside the page's column."""
-    from html import escape
-
     if hasattr(rows, "iterrows"):
         rows = [{"id": i, **r} for i, r in rows.to_dict("index").items()]
     cell = "vertical-align:top; padding:4px 6px; overflow-wrap:break-word; border-bottom:1px solid #ddd"
@@ -48,8 +47,6 @@ def headline(ledger, ids=("memorization-threshold-70b", "small-models-zero-memor
                           "projection-best-validation-ppl", "legal-jurisdiction-accuracy", "legal-size")) -> str:
     """An HTML list for the landing page: the claims that carry each study, with their verdicts. HTML, not
     Markdown, because a glue pasted into another page of the book renders text, HTML or images only."""
-    from html import escape
-
     items = []
     for cid in ids:
         row = ledger.loc[cid]
@@ -62,8 +59,6 @@ def landing(ledger) -> str:
     """The landing page's summary, in sentences: what fell or stood by arithmetic and code reading (any scale),
     what the runs judged at the claim's own scale, and what needs runs this book could not do. HTML, as
     :func:`headline`."""
-    from html import escape
-
     paragraphs = []
     for key, text in BASES.items():
         rows = ledger[ledger.basis == key]

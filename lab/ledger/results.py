@@ -9,9 +9,9 @@ from functools import cache
 from pathlib import Path
 from typing import Callable
 
-from .claims import BOOK, LedgerError, RunScale, load_originals
 from ..publish import glue
 from ..publish.provenance import REPO
+from .claims import BOOK, LedgerError, RunScale, load_originals
 
 
 # ---------------------------------------------------------------- reading the executed chapters

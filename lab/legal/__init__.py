@@ -79,7 +79,7 @@ SPEC = Spec(
 
 def settings_from(params: dict):
     """LoraSettings from the notebook's validated parameters."""
-    from .lora import LoraSettings
+    from .lora import LoraSettings  # here: lora loads torch, and the ledger imports this package for its criteria
 
     return LoraSettings(r=params["lora_r"], alpha=params["lora_alpha"], target_modules=tuple(params["target_modules"]),
                         dropout=params["lora_dropout"], learning_rate=params["learning_rate"],

@@ -5,6 +5,8 @@ calls these and displays what they return; the experiment itself is in data, bas
 from __future__ import annotations
 
 import pandas as pd
+from IPython.display import display
+from myst_nb import glue
 
 from .. import models
 from . import REPO, SPEC, baselines, data, evaluate, lora, settings_from  # noqa: F401  (the page's parameters)
@@ -127,8 +129,6 @@ class Scores:
 
 def show_each(tables: dict) -> None:
     """Each table under its title, as a cell shows several."""
-    from IPython.display import display
-
     for title, table in tables.items():
         print(title)
         display(table)
@@ -181,8 +181,6 @@ def chance(legal_data: data.LegalData) -> dict:
 
 def show_wide(table: pd.DataFrame) -> None:
     """A table whose text columns are shown whole."""
-    from IPython.display import display
-
     with pd.option_context("display.max_colwidth", None):
         display(table)
 
@@ -199,8 +197,6 @@ def criteria(p: dict, results: list, scores: Scores, deployment: pd.DataFrame, s
 
 def glue_all(figures: dict) -> None:
     """Glue every figure of a cell (name -> value) for the prose and the claims ledger, without displaying it."""
-    from myst_nb import glue
-
     for name, value in figures.items():
         glue(name, value, display=False)
 

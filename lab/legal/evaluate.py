@@ -12,17 +12,27 @@ the LoRA model. Cloze answers are greedy continuations up to the first newline o
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import math
+import multiprocessing as mp
 import os
+import queue as queues
 import re
+import tempfile
 import time
 import unicodedata
+import warnings
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
-from .. import inference
+from .. import inference, models
 from .criteria import (ACCURACY, EXPECTED, GAIN_OVER_BASE, INT8_AGREEMENT, LATENCY_CRITERION, LATENCY_MS,
                        LOSS_REDUCTION, P_VS_RANDOM, QUANTIZATION_CRITERION, SIZE_MB, TEST_EXAMPLES, TRAINING_RUNS)
 from .data import Example, TaskSet
@@ -83,7 +93,7 @@ def label_logprobs_batch(lm, tok, prompts: list[str], verbalisers: list[str], ba
     tests/integration/test_legal_evaluate.py checks.
     """
     import torch
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # here: at the top, in a kernel, it warns before the chapter quiets it
 
     label_ids = [encode(tok, v, special=False) for v in verbalisers]
     k = len(label_ids)
@@ -195,7 +205,7 @@ def predict_scored(lm, tok, taskset: TaskSet, examples: list[Example],
                    progress: bool | None = None) -> tuple[list[str], np.ndarray | None]:
     """(predictions, class scores): the class of the highest score (classification, with the scores) or the
     greedy answer text (cloze, no scores)."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # here: at the top, in a kernel, it warns before the chapter quiets it
 
     if taskset.is_classification:
         scores = class_scores(lm, tok, taskset, examples, progress)
@@ -221,8 +231,6 @@ def predict(lm, tok, taskset: TaskSet, examples: list[Example], progress: bool |
 def prior_sentence(raw: list[str], calibrated: list[str], names: dict[str, str]) -> str:
     """How much of the zero-shot model's answering is one answer given whatever the article, before and after
     calibration (``names``: class -> verbaliser)."""
-    from collections import Counter
-
     def top(predictions):
         label, count = Counter(predictions).most_common(1)[0]
         return names[label].strip(), count, len(predictions)
@@ -320,8 +328,6 @@ def summary_table(taskset: TaskSet, examples: list[Example], systems: dict[str, 
                   resamples: int = RESAMPLES, seed: int = 0):
     """Each system's metrics with two-way bootstrap 95% CIs (``interval``); ``systems`` maps a name to its runs
     (one for a baseline, one per seed for LoRA), and macro-F1 is averaged over the runs the same way."""
-    import pandas as pd
-
     refs = np.array([e.label for e in examples], dtype=object)
     rows = []
     for name, runs in systems.items():
@@ -348,8 +354,6 @@ def paired_tests(runs: list[Scores], others: dict[str, Scores], resamples: int =
     two-way bootstrap 95% interval, and the exact sign-flip test over seeds (the unit: a training run), whose p
     cannot go below 2 / 2^seeds; Holm-adjusted across the comparisons of this task. For cloze both exact match
     and ROUGE-L are compared."""
-    import pandas as pd
-
     rows = []
     metrics = [("primary", "accuracy" if runs[0].rouge is None else "exact match")]
     if runs[0].rouge is not None:
@@ -389,7 +393,6 @@ def seeds_sentence(n_seeds: int, alpha: float = 0.05) -> str:
 
 def per_class_table(examples: list[Example], systems: dict[str, Scores], labels):
     """Recall and F1 of each class, per system (the plan asks for per-class results)."""
-    import pandas as pd
     from sklearn.metrics import precision_recall_fscore_support
 
     refs = [e.label for e in examples]
@@ -402,7 +405,6 @@ def per_class_table(examples: list[Example], systems: dict[str, Scores], labels)
 
 
 def confusion(examples: list[Example], predictions: list[str], labels):
-    import pandas as pd
     from sklearn.metrics import confusion_matrix
 
     m = confusion_matrix([e.label for e in examples], predictions, labels=list(labels))
@@ -420,8 +422,6 @@ def mean_over_seeds(runs: list[Scores], system: str) -> Scores:
 def seed_table(runs: dict[int, dict[str, Scores]]):
     """Each seed's test metric per task, with the mean and Student-t interval across seeds (the unit: a training
     run)."""
-    import pandas as pd
-
     tasks = sorted({t for by_task in runs.values() for t in by_task})
     per_seed = pd.DataFrame({seed: {t: float(by_task[t].primary.mean()) for t in tasks} for seed, by_task in runs.items()}).T
     per_seed.index.name = "seed"
@@ -446,11 +446,7 @@ INT8 = "LoRA merged int8 (weight-only)"  # the int8 path the criteria judge; the
 
 def build_variant(model: str, adapter_dir: str | None, variant: str):
     """(model, tokenizer) of one deployment variant, in eval mode on the CPU."""
-    import warnings
-
     import torch
-
-    from .. import models
 
     if variant not in VARIANTS:
         raise KeyError(f"unknown variant {variant!r}; valid: {', '.join(VARIANTS)}")
@@ -535,8 +531,6 @@ def quantize_int8(lm):
     this chapter (30% agreement with float32). The activations are still quantized at run time with one scale
     per tensor, which a few outlier features stretch (Dettmers et al. 2022); ``quantize_int8_weights`` keeps
     them in float."""
-    import warnings
-
     import torch
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
@@ -573,9 +567,6 @@ def peak_rss_mb() -> float:
 def _release_and_reset_peak() -> bool:
     """Return freed heap to the system and restart the peak count (Linux's clear_refs "5"), so that the
     peak measured next is that of serving queries, not of loading and converting the weights."""
-    import ctypes
-    import gc
-
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -611,8 +602,6 @@ def _measure(model, adapter_dir, variant, prompts, verbalisers, threads, repeats
 def _result_of(proc, queue, variant: str, poll_s: float = 5.0) -> dict:
     """The measuring process's result, or a clear error as soon as it dies without one (an import error in the
     child, the out-of-memory killer) rather than a wait on an empty queue."""
-    import queue as queues
-
     while True:
         try:
             return queue.get(timeout=poll_s)
@@ -624,8 +613,6 @@ def _result_of(proc, queue, variant: str, poll_s: float = 5.0) -> dict:
 
 def median_interval(values, seed: int = 0) -> tuple[float, float, float]:
     """The median with scipy's bootstrap 95% interval (percentile method, 2,000 resamples)."""
-    from scipy import stats
-
     values = np.asarray(values, dtype=float)
     res = stats.bootstrap((values,), np.median, n_resamples=2000, confidence_level=0.95, method="percentile",
                           random_state=np.random.default_rng(seed))
@@ -641,9 +628,6 @@ def deployment_table(model: str, adapter_dir: str, taskset: TaskSet, examples: l
     weights are mapped from their file and only become resident as the first query reads them, so the size
     right after loading would understate them).
     Also the share of these examples on which each variant picks the same class as the unmerged LoRA model."""
-    import multiprocessing as mp
-
-    import pandas as pd
 
     prompts = [e.prompt for e in examples]
     verbalisers = [taskset.verbalisers[c] for c in taskset.labels]
@@ -682,9 +666,6 @@ def int8_agreement(model: str, adapter_dir: str, tasks: dict[str, TaskSet], test
     (scipy). ``attrs["by_margin"]``: the agreement within bands of the float32 margin (first class's score less
     the second's), which says whether the disagreements are near-ties; ``attrs["median_change"]``: the median
     absolute change of a class score from float32 to int8 (nats)."""
-    import pandas as pd
-    from scipy import stats
-
     def wilson(same: int, n: int) -> tuple[float, float]:
         if n == 0:
             return math.nan, math.nan
@@ -742,8 +723,6 @@ def int8_sentence(agreement) -> str:
 
 
 def directory_mb(path) -> float:
-    from pathlib import Path
-
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) / 2**20
 
 
@@ -753,13 +732,7 @@ SIZE_ROWS = ("base model weights (safetensors)", "LoRA adapter (safetensors)",
 
 def size_table(model: str, adapter_dir: str):
     """Size on disk: the base model's weights, the LoRA adapter, and each int8 merged model's state dict."""
-    import tempfile
-    from pathlib import Path
-
-    import pandas as pd
     import torch
-
-    from .. import models
 
     base = models.resolve(model)
     weights = sum(f.stat().st_size for f in Path(base).glob("*.safetensors")) / 2**20
@@ -807,8 +780,6 @@ def split_machine_dependent(criteria):
 
 
 def criteria_table(rows: list[dict]):
-    import pandas as pd
-
     return pd.DataFrame(rows, columns=["criterion (plan §6.1 / §3.2 / §7.1)", "measured", "threshold", "verdict"]
                         ).set_index("criterion (plan §6.1 / §3.2 / §7.1)")
 

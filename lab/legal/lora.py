@@ -26,13 +26,18 @@ import json
 import math
 import random
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from .. import atomic, models
+from ..train import Checkpoints, StepLoop
 from .data import Example, TaskSet
-from .evaluate import AUTOCAST, autocast_to, label_logprobs_batch, progress_default, vocabulary_logits
+from .evaluate import (AUTOCAST, autocast_to, label_logprobs_batch, predict_scored, progress_default,
+                       vocabulary_logits)
 
 
 @dataclass
@@ -174,7 +179,6 @@ def attach_lora(lm, settings: LoraSettings):
     from peft import LoraConfig, get_peft_model
 
     check_targets(lm, settings.target_modules)
-    import warnings
 
     config = LoraConfig(r=settings.r, lora_alpha=settings.alpha, target_modules=list(settings.target_modules),
                         lora_dropout=settings.dropout, bias="none", task_type="CAUSAL_LM")
@@ -410,8 +414,6 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
     import torch
     from peft import set_peft_model_state_dict
 
-    from ..train import Checkpoints, StepLoop
-
     progress = progress_default() if progress is None else progress
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -454,7 +456,7 @@ def train(lm, tok, tasks: dict[str, TaskSet], out_dir: str | Path, seed: int, se
                          adapter_dir=adapter_dir, train_seconds=elapsed, resumed_from=resumed_from,
                          initial_val_loss=task.initial()["val_loss"], final_val_loss=kept_loss, best_step=kept_step,
                          stopped=stopped, train_examples=len(encoded))
-    (out_dir / "result.json").write_text(json.dumps({
+    atomic.write_text(out_dir / "result.json", json.dumps({
         "seed": seed, "steps_done": step, "aborted": aborted, "stopped": stopped, "best_step": kept_step,
         "history": history, "checks": [asdict(c) for c in checks]}, indent=1))
     return lm, result
@@ -465,8 +467,6 @@ def _copy_state(state: dict) -> dict:
 
 
 def history_frame(results: list[TrainResult]):
-    import pandas as pd
-
     rows = [{"seed": r.seed, **h} for r in results for h in r.history]
     return pd.DataFrame(rows)
 
@@ -476,8 +476,6 @@ PLAN_RUN = {"model": "meta-llama/Llama-3.2-1B", "seeds": 5}  # the plan's (§2.1
 
 def plan_comparison(settings: LoraSettings, model: str, seeds: list[int], train_examples: int):
     """This run's training settings beside the plan's, each marked where it departs from it."""
-    import pandas as pd
-
     plan = LoraSettings()
     epoch = train_examples / settings.batch_size
 
@@ -505,8 +503,6 @@ def plan_comparison(settings: LoraSettings, model: str, seeds: list[int], train_
 
 def stopping_table(results: list[TrainResult], settings: LoraSettings):
     """Per seed: where training stopped and why, and the adapter kept."""
-    import pandas as pd
-
     rows = [{"seed": r.seed, "steps done": r.steps_done, "epochs": round(r.epochs, 3), "stopped by": r.stopped,
              "best step": r.best_step, "best validation loss": r.final_val_loss,
              "validation loss before training": r.initial_val_loss}
@@ -541,8 +537,6 @@ def stopping_sentence(results: list[TrainResult], settings: LoraSettings) -> str
 
 
 def checks_table(results: list[TrainResult]):
-    import pandas as pd
-
     rows = [{"seed": r.seed, "condition": c.name, "checked at step": c.step or "every evaluation",
              "status": c.status, "detail": c.detail or f"training ended at step {r.steps_done}"}
             for r in results for c in r.checks]
@@ -567,9 +561,6 @@ def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Exampl
     weights: the model as it would be deployed (the int8 variants are quantized from it), and one product per
     layer instead of the base's and the adapter's (about 12% less time on 2 CPU cores)."""
     import torch
-
-    from .. import models
-    from .evaluate import predict_scored
 
     runs = []
     for seed in seeds:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
+
 
 @dataclass(frozen=True)
 class Canary:
@@ -88,8 +90,7 @@ def insert(stream: np.ndarray, canaries: list[Canary], seed: int) -> tuple[np.nd
 
 
 def save_manifest(path: Path, canaries: list[Canary], meta: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"meta": meta, "canaries": [asdict(c) for c in canaries]}, indent=0) + "\n")
+    atomic.write_text(path, json.dumps({"meta": meta, "canaries": [asdict(c) for c in canaries]}, indent=0) + "\n")
 
 
 def load_manifest(path: Path) -> tuple[dict, list[Canary]]:
