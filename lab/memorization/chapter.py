@@ -100,8 +100,6 @@ def check(params: dict) -> None:
     if any(d < 1 for d in params["duplicates"]) or len(set(params["duplicates"])) != len(params["duplicates"]):
         raise ValueError(f"duplicates must be distinct counts of at least 1, got {params['duplicates']}")
     if params["api_models"]:
-        from ..dynamics import chapter as dyn
-
         for model in params["api_models"]:
             dyn.check(api_parameters(params, model))
 
