@@ -25,6 +25,10 @@ from . import actions as act
 from . import attractors as attr
 from . import identity
 from . import observables as obs
+# The records are computed by the backends' code (local and API), which this module reaches only through the
+# backend objects it is given: imported here so that their code is in the records' code closure
+# (identity.RECORDS_MODULE), and an edit to either recomputes the cached records.
+from . import api, backends  # noqa: F401
 
 OBSERVABLES = {
     # name: (description, is a difference from the control already)
