@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import cpu
 from .models import assets
 from .publish import runner
 
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             out = runner.run(args.notebook, args.profile, runner.main_run_args(rest),
                              output=args.output)
+            cpu.stamp(out)
             print(f"executed: {out}")
             return 0
         if rest:
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             return status.report()
         if args.command == "refresh":
             for nb in args.notebooks:
-                print(f"refreshed: {runner.refresh(nb).relative_to(runner.REPO)}")
+                out = runner.refresh(nb)
+                cpu.stamp(out)
+                print(f"refreshed: {out.relative_to(runner.REPO)}")
             return 0
         if args.command == "book":
             from .publish import book

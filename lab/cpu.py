@@ -82,3 +82,20 @@ def apply(env: dict[str, str], target=os.environ) -> dict[str, str | None]:
         else:
             target.pop(k, None)
     return {k: ("" if v is None else v) for k, v in previous.items()}
+
+
+def stamp(notebook) -> None:
+    """Add this CPU's ``isa`` and ``extensions`` to an executed notebook's run record (``metadata.lab.device``).
+
+    Called by the commands that execute pages (``lab book``, ``lab refresh``, ``lab run``) right after execution,
+    on the machine that ran it. Not in the runner itself: Part I's record cache hashes the runner's code, and a
+    field of the record is no reason to recompute it."""
+    import json
+
+    from . import atomic
+
+    path = Path(notebook)
+    nb = json.loads(path.read_text())
+    device = nb.setdefault("metadata", {}).setdefault("lab", {}).setdefault("device", {})
+    device.update(isa=isa(), extensions=extensions())
+    atomic.write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")

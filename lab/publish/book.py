@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from .. import cpu
 from ..paths import REPO
 from . import plots, runner
 from .runner import notebook_chapters, toc_files  # noqa: F401  (the book's table of contents)
@@ -41,7 +42,7 @@ def execute_stale(only: list[str] | None = None, profile: str | None = None, log
                 "the published run is kept (the reproducibility appendix lists it as stale)")
             continue
         log(f"{page}: stale ({reason})")
-        runner.publish(page, profile, log=log)
+        cpu.stamp(runner.publish(page, profile, log=log))
         executed.append(page)
     return executed
 

@@ -24,7 +24,7 @@ from unittest import mock
 
 import yaml
 
-from .. import atomic, cpu
+from .. import atomic
 from ..paths import BOOK, LAB, NOTEBOOKS, REPO, RUNS
 from . import glue, provenance
 
@@ -281,9 +281,6 @@ def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool
         raise RunError(f"{src.stem} failed under profile {profile!r}: {failure_reason(exc)}\nthe partial notebook is "
                        f"{failed.relative_to(REPO) if failed.is_relative_to(REPO) else failed}") from exc
     record = provenance.collect()
-    # the model name does not tell the CPUs apart ("AMD EPYC" is an AVX2-only and an AVX-512 one): name the
-    # extensions that decide which matrix kernels ran (here, not in provenance, which every page's code hash holds)
-    record["device"].update(isa=cpu.isa(), extensions=cpu.extensions())
     record.update({
         "notebook": src.stem, "profile": profile, "parameters": parameters, "fingerprint": fp,
         "hash_seed": KERNEL_HASH_SEED,
