@@ -37,6 +37,8 @@ def records_table(before: str | None = None):
             "wall time (s)": rec.get("wall_time_s"),
             "device": device.get("accelerator") or f"CPU: {device.get('cpu')}",
             "torch threads": device.get("torch_threads"),
+            # recorded from 6 December 2026 on; a page published before names only the CPU's model
+            "cpu extensions": " ".join(device.get("extensions") or []) or "not recorded",
             "python": versions.get("python"), "torch": versions.get("torch"),
             "transformers": versions.get("transformers"), "numpy": versions.get("numpy"),
             "status": "current" if stale is None else f"stale: {stale}" + (
