@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -73,6 +74,9 @@ def main() -> None:
     args = ap.parse_args()
     report = json.loads(OUT.read_text()) if OUT.exists() else {"notebooks": {}}
     report["machine"] = cpu.machine()
+    # the commit whose notebooks/ held the references compared against
+    report["references_commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                                 capture_output=True, text=True).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:
         for stem in args.notebooks:
             ref = ROOT / "notebooks" / f"{stem}.ipynb"
