@@ -7,9 +7,12 @@ one machine reproduces the last-bit behaviour of an AVX2-only CPU (the suite's s
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 from pathlib import Path
+
+from . import atomic
 
 # the extensions that decide which matrix kernels run; a run record lists those the CPU has, in this order
 EXTENSIONS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
@@ -90,10 +93,6 @@ def stamp(notebook) -> None:
     Called by the commands that execute pages (``lab book``, ``lab refresh``, ``lab run``) right after execution,
     on the machine that ran it. Not in the runner itself: Part I's record cache hashes the runner's code, and a
     field of the record is no reason to recompute it."""
-    import json
-
-    from . import atomic
-
     path = Path(notebook)
     nb = json.loads(path.read_text())
     device = nb.setdefault("metadata", {}).setdefault("lab", {}).setdefault("device", {})
