@@ -31,3 +31,13 @@ def test_apply_sets_unsets_and_restores():
     assert target["ATEN_CPU_CAPABILITY"] == "avx2" and target["OMP_NUM_THREADS"] == "2"
     cpu.apply(previous, target)
     assert target == {"ATEN_CPU_CAPABILITY": "avx512", "KEEP": "1"}
+
+
+def test_stamp_adds_the_isa_and_extensions_to_a_run_record_and_keeps_the_rest(tmp_path):
+    import json
+
+    path = tmp_path / "page.ipynb"
+    path.write_text(json.dumps({"cells": [], "metadata": {"lab": {"device": {"cpu": "X", "torch_threads": 2}}}}))
+    cpu.stamp(path)
+    device = json.loads(path.read_text())["metadata"]["lab"]["device"]
+    assert device == {"cpu": "X", "torch_threads": 2, "isa": cpu.isa(), "extensions": cpu.extensions()}
