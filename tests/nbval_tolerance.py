@@ -37,19 +37,19 @@ def _close(a: str, b: str, rtol: float = RELATIVE) -> bool:
     return abs(x - y) <= max(rtol * max(abs(x), abs(y)), 1.5 * 10.0 ** -decimals)
 
 
+def _decoded(dtype: str, data: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(data.replace("\\u002f", "/")), dtype=DTYPES[dtype])
+
+
 def _arrays_close(dtype_a: str, data_a: str, dtype_b: str, data_b: str, rtol: float = RELATIVE) -> bool:
     if dtype_a != dtype_b or dtype_a not in DTYPES:
         return (dtype_a, data_a) == (dtype_b, data_b)
-    a, b = (np.frombuffer(base64.b64decode(d.replace("\\u002f", "/")), dtype=DTYPES[dtype_a]) for d in (data_a, data_b))
+    a, b = _decoded(dtype_a, data_a), _decoded(dtype_b, data_b)
     if a.shape != b.shape:
         return False
     if dtype_a.startswith("f"):
         return bool(np.allclose(a, b, rtol=rtol, atol=1e-12, equal_nan=True))
     return bool(np.array_equal(a, b))
-
-
-def _decoded(dtype: str, data: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(data.replace("\\u002f", "/")), dtype=DTYPES[dtype])
 
 
 def numbers(text: str) -> list[float]:
