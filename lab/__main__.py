@@ -4,9 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import cpu
 from .models import assets
-from .publish import runner
+from .publish import pages, runner
 
 
 def _assets(args) -> int:
@@ -57,17 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     pb.add_argument("--no-execute", action="store_true",
                     help="build the HTML from the committed executed chapters, executing nothing")
 
-    sub.add_parser("status", help="say which pages `make book` would re-execute, and why; exit 1 if any of the "
-                   "default profile is stale")
+    ps = sub.add_parser("status", help="say which pages `make book` would re-execute and which run steps it would "
+                        "compute, and why; exit 1 if any of the default profile is stale")
+    ps.add_argument("--json", action="store_true", help='print {"pages": [...]} for programs')
 
     args, rest = parser.parse_known_args(argv)
     try:
         if args.command == "assets":
             return _assets(args)
         if args.command == "run":
-            out = runner.run(args.notebook, args.profile, runner.main_run_args(rest),
-                             output=args.output)
-            cpu.stamp(out)
+            stem = runner.notebook_path(args.notebook).stem
+            overrides = runner.main_run_args(rest)
+            out = pages.executed(stem, None, lambda: runner.run(args.notebook, args.profile, overrides,
+                                                                output=args.output))
             print(f"executed: {out}")
             return 0
         if rest:
@@ -75,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "status":
             from .publish import status
 
-            return status.report()
+            return status.report(as_json=args.json)
         if args.command == "refresh":
             for nb in args.notebooks:
-                out = runner.refresh(nb)
-                cpu.stamp(out)
+                # the reference outputs are computed, never read from a result: LAB_STEPS=off
+                out = pages.executed(runner.notebook_path(nb).stem, "off", lambda: runner.refresh(nb))
                 print(f"refreshed: {out.relative_to(runner.REPO)}")
             return 0
         if args.command == "book":

@@ -150,3 +150,5 @@ def pytest_configure(config):
     # the kernels nbval starts inherit this environment: the same str-hash seed as the runner gives the kernels
     # that made the committed outputs (lab.publish.runner.KERNEL_HASH_SEED says why)
     os.environ["PYTHONHASHSEED"] = KERNEL_HASH_SEED
+    # and every run step computes, reading no stored result and writing none (lab.steps): a test runs the code
+    os.environ["LAB_STEPS"] = "off"

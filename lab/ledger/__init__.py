@@ -14,16 +14,17 @@ Rooms: ``claims`` (the data and its types) <- ``results`` <- ``rules``, ``judge`
 names the pages and tests use are re-exported here.
 """
 from . import rules  # registers every rule and reason in RULES and REASONS
-from .claims import (BOOK, CLAIMS, NEGATIVE, ORIGINALS, REASONS, REPO, RULES, SOURCE_DIR, SOURCES, SPEC, VERDICTS,
+from .claims import (BOOK, CLAIMS, NEGATIVE, ORIGINALS, REASONS, REPO, RULES, SOURCE_DIR, SOURCES, VERDICTS,
                      Claim, LedgerError, RunScale, Scale, Verdict, load_claims, load_originals, reason, rule)
 from .judge import BASES, anchor, basis, check, evaluate, gate, headings
 from .render import counts, headline, html_table, landing, shortfalls
 from .results import (Results, glued, run_ladder, run_original, run_parameters, run_part1, run_part2,
                       run_part3, run_pretrained)
 from .rules import against, ci, ordering
+from .verdicts import LedgerDesign, Row, judge_claims, table
 
 __all__ = ["BASES", "BOOK", "CLAIMS", "NEGATIVE", "ORIGINALS", "REASONS", "REPO", "RULES", "SOURCES", "SOURCE_DIR",
-           "SPEC", "VERDICTS", "Claim", "LedgerError", "Results", "RunScale", "Scale", "Verdict", "against", "anchor",
-           "basis", "check", "ci", "counts", "evaluate", "gate", "glued", "headings", "headline", "html_table",
+           "VERDICTS", "Claim", "LedgerError", "Results", "RunScale", "Scale", "Verdict", "against", "anchor",
+           "LedgerDesign", "Row", "basis", "check", "judge_claims", "table", "ci", "counts", "evaluate", "gate", "glued", "headings", "headline", "html_table",
            "landing", "load_claims", "load_originals", "ordering", "reason", "rule", "rules", "run_ladder", "run_original",
            "run_parameters", "run_part1", "run_part2", "run_part3", "run_pretrained", "shortfalls"]

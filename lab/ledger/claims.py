@@ -8,8 +8,8 @@ from typing import Callable
 
 import yaml
 
+from .. import steps
 from ..paths import BOOK, DATA, REPO
-from ..publish.params import Param, Spec
 
 CLAIMS = DATA / "claims.yml"
 ORIGINALS = DATA / "originals.yml"
@@ -18,9 +18,6 @@ SOURCES = ("000_7d8c1fa5ebf167ba.txt", "001_2f74044695a0fe33.txt", "002_c22a35c3
            "003_3cc34b719484f3c9.txt", "004_27d3d2876e77c6bd.txt")
 VERDICTS = ("supported", "refuted", "not supported", "inconclusive", "not testable here")
 NEGATIVE = ("refuted", "not supported")
-
-
-SPEC = Spec(Param("claims_file", (str,), "the claims data file, relative to the repository"))
 
 
 class LedgerError(ValueError):
@@ -110,11 +107,11 @@ def reason(fn):
 
 
 def load_originals(path: Path = ORIGINALS) -> dict:
-    return yaml.safe_load(Path(path).read_text())
+    return yaml.safe_load(steps.read_text(path))
 
 
 def load_claims(path: Path = CLAIMS) -> list[Claim]:
-    entries = yaml.safe_load(Path(path).read_text())
+    entries = yaml.safe_load(steps.read_text(path))
     for e in entries:
         if "scale" not in e:
             raise LedgerError(f"claim {e.get('id')}: no scale (what model, data or training the claim is about)")

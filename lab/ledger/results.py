@@ -9,6 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Callable
 
+from .. import steps
 from ..publish import glue
 from ..publish.provenance import REPO
 from .claims import BOOK, LedgerError, RunScale, load_originals
@@ -39,6 +40,9 @@ def run_parameters(page: str) -> dict:
     path = BOOK / f"{page}.ipynb"
     if not path.exists():
         raise LedgerError(f"book/{page}.ipynb does not exist (run `python -m lab book`)")
+    steps.data_file(path)  # its record holds the parameters it ran with
+    if (REPO / "notebooks" / path.name).exists():  # its parameters cell, the defaults
+        steps.data_file(REPO / "notebooks" / path.name)
     return _run_parameters(path, path.stat().st_mtime)
 
 
@@ -48,6 +52,7 @@ def glued(page: str) -> dict:
     if not path.exists():
         raise LedgerError(f"book/{page}.ipynb does not exist (run `python -m lab book`)")
     json_path = glue.path_of(path)
+    steps.data_file(json_path if json_path.exists() else path)
     return _glued(path, (path.stat().st_mtime, json_path.stat().st_mtime if json_path.exists() else None))
 
 

@@ -1,8 +1,9 @@
 """`lab book`: re-execute the stale chapters listed in _toc.yml, then build the HTML with Jupyter Book.
 
-A chapter is stale when its notebook source, its published profile's parameters or the `lab` code it
-imports changed since book/<page>.ipynb was executed (see ``runner.stale_reason``). Nothing stale,
-nothing executed: reading the book never re-runs hours of training.
+A chapter is stale when its notebook source or profile parameters changed, or, for a page built on run steps,
+a data file it read or one of its steps' keys (``pages.state``); a page not yet built on run steps is stale when
+any `lab` code its imports reach changed (``runner.stale_reason``). Nothing stale, nothing executed: reading the
+book never re-runs hours of training, and a page whose steps all have results computes nothing.
 """
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from .. import cpu
 from ..paths import REPO
-from . import plots, runner
+from . import pages, plots, runner
 from .runner import notebook_chapters, toc_files  # noqa: F401  (the book's table of contents)
 
 STATIC = runner.BOOK / "_static"
@@ -31,20 +31,26 @@ def execute_stale(only: list[str] | None = None, profile: str | None = None, log
     for page in only or chapters:
         if page not in chapters:
             raise runner.RunError(f"{page!r} is not a notebook chapter of _toc.yml; chapters: {', '.join(chapters)}")
-        reason = "asked for" if forced else runner.stale_reason(page)
-        if reason is None:
+        now = pages.state(page)
+        if not (forced or now.stale):
             log(f"{page}: up to date")
             continue
-        stem, pinned = runner.page_source(page)
-        if pinned and runner.needs_cuda(runner.profile_parameters(stem, pinned)) and not runner.cuda_available():
+        reason = "asked for" if forced else "; ".join(now.reasons)
+        if not now.runnable:
             # Never replaced by a smaller run: the page keeps its run, and its record says which commit made it.
-            log(f"{page}: stale ({reason}), but its {pinned!r} profile needs CUDA, which this machine lacks; "
+            log(f"{page}: stale ({reason}), but its profile needs CUDA, which this machine lacks; "
                 "the published run is kept (the reproducibility appendix lists it as stale)")
             continue
-        log(f"{page}: stale ({reason})")
-        cpu.stamp(runner.publish(page, profile, log=log))
+        log(f"{page}: {reason}" + (f"; run steps to compute: {', '.join(now.to_compute) or 'none'}"
+                                   if now.run_steps else "; runs its whole notebook"))
+        publish(page, profile, log)
         executed.append(page)
     return executed
+
+
+def publish(page: str, profile: str, log=print) -> Path:
+    """Execute one page; a page built on run steps computes its missing steps into results/ and records them."""
+    return pages.executed(runner.page_source(page)[0], "publish", lambda: runner.publish(page, profile, log=log))
 
 
 def dedupe_inline_scripts(page: Path) -> None:

@@ -1,9 +1,10 @@
 """The reproducibility appendix: what made each published page, and how to make it again.
 
 Everything comes from the run records that ``runner.execute`` stores in each executed page's metadata
-(profile, parameters, commit, package versions, device, wall time) and from the profiles in
-``notebooks/params/``; whether a page is still current is ``runner.stale_reason`` at the time the appendix
-runs.
+(profile, parameters, commit, package versions, device, wall time, the run steps it called), from the results of
+those steps (each records its own wall time and machine) and from the profiles in ``notebooks/params/``; whether
+a page is still current is ``pages.state`` at the time the appendix runs. Every record is read through
+``lab.steps`` (``recorded``), so the appendix is stale whenever a page it describes is published again.
 """
 from __future__ import annotations
 
@@ -12,9 +13,44 @@ import shlex
 
 import pandas as pd
 
+from pydantic import Field
+
+from .. import steps
 from ..models import HUB_ID
+from . import pages as page_states
 from . import runner
+from .design import design
 from .runner import notebook_chapters
+
+
+@design
+class ReproducibilityDesign:
+    seed: int = Field(0, description="seed of every random number generator (the appendix draws none)")
+
+
+def recorded(page: str) -> dict:
+    """The run record of book/<page>.ipynb, read through lab.steps (the appendix is stale when it changes)."""
+    path = runner.BOOK / f"{page}.ipynb"
+    if not path.exists():
+        return {}
+    return runner.recorded(steps.data_file(path)) or {}
+
+
+def compute_seconds(page: str) -> float:
+    """Seconds of computing behind a page: for a page built on run steps, the wall time each of its steps'
+    results records (a step called twice counts once); otherwise its whole notebook's wall time."""
+    rec = recorded(page)
+    runs = rec.get("runs")
+    if runs is None:
+        return float(rec.get("wall_time_s") or 0)
+    seconds = {}
+    for event in runs["steps"]:
+        result = steps.RESULTS / event["step"] / f"{event['key']}.json"
+        if result.exists():
+            seconds[event["call"]] = json.loads(steps.read_text(result))["computed"]["wall_time_s"]
+        else:  # computed outside results/ (a reader's run): what the run log says it took
+            seconds[event["call"]] = event["wall_time_s"]
+    return float(sum(seconds.values()))
 
 
 def pages(before: str | None = None) -> list[str]:
@@ -25,9 +61,9 @@ def pages(before: str | None = None) -> list[str]:
 def records_table(before: str | None = None):
     rows = []
     for page in pages(before):
-        rec = runner.recorded(runner.BOOK / f"{page}.ipynb") or {}
+        rec = recorded(page)
         git, versions, device = rec.get("git") or {}, rec.get("versions") or {}, rec.get("device") or {}
-        stale = runner.stale_reason(page)
+        state = page_states.state(page)
         rows.append({
             "page": page,
             "notebook": f"notebooks/{runner.page_source(page)[0]}.ipynb",
@@ -35,13 +71,14 @@ def records_table(before: str | None = None):
             "commit": (git.get("commit") or "?")[:12] + (" (dirty)" if git.get("dirty") else ""),
             "started (UTC)": rec.get("started"),
             "wall time (s)": rec.get("wall_time_s"),
+            "computing (s)": round(compute_seconds(page), 1),
             "device": device.get("accelerator") or f"CPU: {device.get('cpu')}",
             "torch threads": device.get("torch_threads"),
             # recorded from 6 December 2026 on; a page published before names only the CPU's model
             "cpu extensions": " ".join(device.get("extensions") or []) or "not recorded",
             "python": versions.get("python"), "torch": versions.get("torch"),
             "transformers": versions.get("transformers"), "numpy": versions.get("numpy"),
-            "status": "current" if stale is None else f"stale: {stale}" + (
+            "status": "current" if not state.stale else f"stale: {'; '.join(state.reasons)}" + (
                 "; pending a re-run on a GPU (its profile needs CUDA)" if needs_cuda(page) else ""),
         })
     return pd.DataFrame(rows).set_index("page")
@@ -59,7 +96,7 @@ def needs_cuda(page: str) -> bool:
 def parameters_table(before: str | None = None):
     rows = []
     for page in pages(before):
-        rec = runner.recorded(runner.BOOK / f"{page}.ipynb") or {}
+        rec = recorded(page)
         for name, value in (rec.get("parameters") or {}).items():
             rows.append({"page": page, "parameter": name, "value": json.dumps(value, ensure_ascii=False)})
     return pd.DataFrame(rows).set_index(["page", "parameter"])
@@ -73,9 +110,9 @@ def commands(before: str | None = None) -> str:
         profile = runner.published_profile(page)
         params = runner.profile_parameters(stem, profile)
         yaml_flow = json.dumps(params, ensure_ascii=False, separators=(", ", ": "))
+        plain = f"papermill notebooks/{stem}.ipynb out.ipynb" + (f" -y {shlex.quote(yaml_flow)}" if params else "")
         lines += [f"**{page}** (profile `{profile}`)", "", "```bash",
-                  f"python -m lab run notebooks/{stem}.ipynb --profile {profile}",
-                  f"papermill notebooks/{stem}.ipynb out.ipynb -y {shlex.quote(yaml_flow)}", "```", ""]
+                  f"python -m lab run notebooks/{stem}.ipynb --profile {profile}", plain, "```", ""]
     return "\n".join(lines)
 
 
@@ -106,5 +143,9 @@ def unrun_profiles():
 
 
 def total_wall_time(before: str | None = None) -> float:
-    return float(sum((runner.recorded(runner.BOOK / f"{p}.ipynb") or {}).get("wall_time_s") or 0
-                     for p in pages(before)))
+    return float(sum(recorded(p).get("wall_time_s") or 0 for p in pages(before)))
+
+
+def page_compute_seconds(before: str | None = None) -> dict[str, float]:
+    """{page: seconds of computing behind it} (``compute_seconds``), in reading order."""
+    return {p: round(compute_seconds(p), 1) for p in pages(before)}

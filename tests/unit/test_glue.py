@@ -13,7 +13,7 @@ from IPython.display import HTML, Markdown
 
 from lab import ledger
 from lab.ledger import results
-from lab.publish import glue, runner, status
+from lab.publish import glue, pages, runner
 
 PLAIN = glue.RECORD_PREFIX + "text/plain"  # what myst_nb's glue(..., display=False) stores a repr under
 
@@ -102,7 +102,8 @@ def test_a_page_without_its_json_reads_the_same_and_is_stale(tmp_path, monkeypat
 
     derived = glue.typed(page)
     assert runner.stale_reason("p1") == "glue JSON missing"
-    assert status.page_status("p1").line() == "p1: stale (cpu): glue JSON missing"
+    monkeypatch.setattr(pages, "uses_run_steps", lambda stem: False)
+    assert pages.state("p1").line() == "p1: stale (cpu): glue JSON missing; re-runs its whole notebook"
     glue.write(page, nb)
     assert glue.typed(page) == derived == json.loads((book / "p1.glue.json").read_text())
     assert runner.stale_reason("p1") is None

@@ -6,7 +6,7 @@ from lab.publish import runner
 
 LAB = runner.REPO / "lab"
 SHARED = {"lab", "lab.paths", "lab.atomic", "lab.inference", "lab.models", "lab.models.assets", "lab.gpt", "lab.train",
-          "lab.corpus", "lab.extraction"}
+          "lab.corpus", "lab.extraction", "lab.steps", "lab.cpu"}
 PARTS = ("lab.dynamics", "lab.memorization", "lab.infinito", "lab.legal", "lab.ledger")
 # memorization is a chapter of Part I; the ledger reads the legal plan's thresholds (lab.legal.criteria, through
 # the package lab.legal that holds it)

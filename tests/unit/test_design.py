@@ -1,0 +1,77 @@
+"""lab.publish.design: one declaration per parameter. A notebook's parameters cell and profiles follow from its
+design class, a value a run sets is validated against it, and a name it does not declare stops the run."""
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Literal
+
+import pytest
+from pydantic import Field
+
+from lab.publish import design as ds
+from lab.publish.params import ParameterError
+from lab.paths import NOTEBOOKS
+
+
+@ds.design
+class Demo:
+    lr: float = Field(1e-3, gt=0, description="learning rate")
+    models: list[str] = Field(default_factory=lambda: ["a"], description="models to run")
+    kind: Literal["plain", "iit"] = "plain"
+    seed: int = Field(0, description="seed")
+
+
+def test_defaults_validation_and_the_messages_name_the_parameter():
+    assert ds.defaults(Demo) == {"lr": 1e-3, "models": ["a"], "kind": "plain", "seed": 0}
+    assert ds.validate(Demo, {"lr": 1}).lr == 1.0 and isinstance(ds.validate(Demo, {"lr": 1}).lr, float)
+    for bad, says in (({"lr": "3"}, "parameter 'lr'"), ({"kind": "x"}, "valid choices: 'plain' or 'iit'"),
+                      ({"lr": -1.0}, "greater than 0"), ({"seed": True}, "parameter 'seed'"),
+                      ({"epochs": 2}, "has no parameter(s) epochs")):
+        with pytest.raises(ParameterError, match=says.replace("(", r"\(").replace(")", r"\)")):
+            ds.validate(Demo, bad)
+
+
+def test_a_name_papermill_injected_that_the_design_lacks_stops_the_run():
+    namespace = {"lr": 0.1, "models": ["a"], "kind": "iit", "seed": 1, "json": json, "In": [], "_": None}
+    assert ds.from_namespace(Demo, namespace).kind == "iit"
+    with pytest.raises(ParameterError, match="unknown parameter.s. epochz: Demo declares lr, models, kind, seed"):
+        ds.from_namespace(Demo, {**namespace, "epochz": 3})
+    with pytest.raises(ParameterError, match="does not set seed"):
+        ds.from_namespace(Demo, {k: v for k, v in namespace.items() if k != "seed"})
+
+
+def test_the_parameters_cell_is_generated():
+    assert ds.parameters_cell(Demo, "demo").splitlines() == [
+        f"# Parameters: {Demo.__module__}.Demo declares them; profiles in notebooks/params/demo.yml",
+        "lr = 0.001  # learning rate", "models = ['a']  # models to run", "kind = 'plain'", "seed = 0  # seed"]
+
+
+def _designed():
+    for path in sorted(NOTEBOOKS.glob("[!.]*.ipynb")):
+        name = ds.notebook_design(path.stem)
+        if name:
+            module, cls = name.split(":")
+            yield path.stem, getattr(importlib.import_module(module), cls)
+
+
+@pytest.mark.parametrize("stem,cls", list(_designed()), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_designed_notebook_follows_its_design(stem, cls):
+    """Its parameters cell is the generated one, and each profile validates and restates no default."""
+    nb = json.loads((NOTEBOOKS / f"{stem}.ipynb").read_text())
+    [cell] = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert "".join(cell["source"]) == ds.parameters_cell(cls, stem), "regenerate it: design.parameters_cell"
+    defaults = ds.defaults(cls)
+    for name, entries in ds.profiles(stem).items():
+        ds.profile(cls, stem, name)
+        restated = [k for k, v in (entries or {}).items() if defaults[k] == v]
+        assert not restated, f"profile {name} restates the defaults of {restated}"
+
+
+def test_the_drift_check_can_fail(tmp_path, monkeypatch):
+    """A profile that names a parameter the design lacks is refused (the check above would fail)."""
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "demo.yml").write_text("cpu:\n  epochs: 3\n")
+    monkeypatch.setattr(ds, "NOTEBOOKS", tmp_path)
+    with pytest.raises(ParameterError, match="no parameter.s. epochs"):
+        ds.profile(Demo, "demo", "cpu")
