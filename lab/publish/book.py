@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from ..paths import REPO
-from . import pages, plots, runner
+from . import pagefold, pages, plots, runner
 from .runner import notebook_chapters, toc_files  # noqa: F401  (the book's table of contents)
 
 STATIC = runner.BOOK / "_static"
@@ -50,7 +50,12 @@ def execute_stale(only: list[str] | None = None, profile: str | None = None, log
 
 def publish(page: str, profile: str, log=print) -> Path:
     """Execute one page; a page built on run steps computes its missing steps into results/ and records them."""
-    return pages.executed(runner.page_source(page)[0], "publish", lambda: runner.publish(page, profile, log=log))
+    def execute() -> Path:
+        out = runner.publish(page, profile, log=log)
+        pagefold.fold(out)
+        return out
+
+    return pages.executed(runner.page_source(page)[0], "publish", execute)
 
 
 def dedupe_inline_scripts(page: Path) -> None:

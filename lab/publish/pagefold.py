@@ -36,14 +36,17 @@ def relative_paths(nb: dict, root: Path) -> dict:
     return nb
 
 
+def fold(path: Path) -> bool:
+    """Fold one executed page in place (the repository is its folder's parent); whether it changed. Applied to each
+    page as soon as it is executed, so that a page published after it (the appendix) reads its final bytes."""
+    nb = json.loads(Path(path).read_text())
+    before = json.dumps(nb)
+    if json.dumps(relative_paths(hide_parameter_cells(nb), Path(path).resolve().parent.parent)) == before:
+        return False
+    atomic.write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return True
+
+
 def fold_pages(book_dir: Path) -> list[str]:
-    """Fold every page under ``book_dir`` that is not folded yet, and make the repository's path relative in its
-    stream outputs (the repository is ``book_dir``'s parent); returns the pages changed."""
-    changed = []
-    for path in sorted(Path(book_dir).glob("*.ipynb")):
-        nb = json.loads(path.read_text())
-        before = json.dumps(nb)
-        if json.dumps(relative_paths(hide_parameter_cells(nb), Path(book_dir).resolve().parent)) != before:
-            atomic.write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-            changed.append(path.stem)
-    return changed
+    """Fold every page under ``book_dir`` that is not folded yet; returns the pages changed."""
+    return [path.stem for path in sorted(Path(book_dir).glob("*.ipynb")) if fold(path)]
