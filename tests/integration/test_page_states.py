@@ -1,0 +1,105 @@
+"""`python -m lab status --json` on a temporary copy of the repository: which pages an edit makes stale, and which
+run steps re-publishing them would compute (lab.publish.pages). Each edit is made to the copy, never the checkout.
+
+The pages built on run steps are found from their notebooks' metadata, so each new conversion is tested here too.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.paths import NOTEBOOKS, REPO
+
+RUN_STEP_PAGES = sorted(p.stem for p in NOTEBOOKS.glob("[!.]*.ipynb")
+                        if json.loads(p.read_text())["metadata"].get("run_steps"))
+
+
+@pytest.fixture
+def copy(tmp_path):
+    """The committed tree (``git ls-files``) copied into a temporary folder."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout.split(b"\0")
+    for name in filter(None, (f.decode() for f in files)):
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if (REPO / name).is_file():
+            shutil.copy2(REPO / name, target)
+    return tmp_path
+
+
+def status(repo: Path) -> dict[str, dict]:
+    """{page: its entry} from `python -m lab status --json` run in ``repo`` (its own `lab` package)."""
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.run([sys.executable, "-m", "lab", "status", "--json"], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    out = json.loads(proc.stdout)
+    assert set(out) == {"pages"}
+    for entry in out["pages"]:
+        assert set(entry) == {"page", "profile", "stale", "reasons", "runs"}
+        assert set(entry["runs"]) == {"total", "to_compute"} and isinstance(entry["runs"]["total"], int)
+        assert entry["stale"] == bool(entry["reasons"])
+    return {entry["page"]: entry for entry in out["pages"]}
+
+
+def _edit_first_markdown(repo: Path, stem: str) -> None:
+    path = repo / "notebooks" / f"{stem}.ipynb"
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    cell["source"] = ["".join(cell["source"]) + "\n\nA corrected sentence."]
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def test_the_copy_is_current_and_every_run_step_page_has_its_results(copy):
+    """The starting point of the edits below: each page built on run steps is current in the committed tree."""
+    assert RUN_STEP_PAGES, "no page is built on run steps"
+    states = status(copy)
+    for page in RUN_STEP_PAGES:
+        assert not states[page]["stale"], states[page]["reasons"]
+        assert states[page]["runs"]["to_compute"] == []
+
+
+@pytest.mark.parametrize("page", RUN_STEP_PAGES)
+def test_a_markdown_edit_re_renders_and_computes_nothing(copy, page):
+    _edit_first_markdown(copy, page)
+    entry = status(copy)[page]
+    assert entry["stale"] and entry["reasons"] == ["notebook source changed"]
+    assert entry["runs"]["to_compute"] == []
+
+
+def test_an_edit_of_the_claims_makes_the_ledger_stale_and_its_step_computed(copy):
+    path = copy / "data" / "claims.yml"
+    path.write_text(path.read_text().replace("claim:", "claim: ", 1))
+    states = status(copy)
+    for page in ("p9_claims_ledger", "p9_negative_findings"):
+        assert states[page]["stale"], page
+        assert "run step judge_claims: data/claims.yml changed" in states[page]["reasons"]
+        [key] = states[page]["runs"]["to_compute"]
+        assert key.startswith("judge_claims/")
+    assert not states["p3_legal_lora"]["stale"]
+
+
+def test_a_declared_dependency_recomputes_and_presentation_code_only_re_renders(copy):
+    rules = copy / "lab" / "ledger" / "rules.py"
+    rules.write_text(rules.read_text() + "\n# an edited rule\n")
+    entry = status(copy)["p9_claims_ledger"]
+    assert "run step judge_claims: its code or a declared dependency changed" in entry["reasons"]
+    assert [k.split("/")[0] for k in entry["runs"]["to_compute"]] == ["judge_claims"]
+    rules.write_text(rules.read_text().replace("\n# an edited rule\n", ""))
+    render = copy / "lab" / "ledger" / "render.py"  # the table's layout: not a dependency of the step
+    render.write_text(render.read_text() + "\n# a wider column\n")
+    entry = status(copy)["p9_claims_ledger"]
+    assert entry["reasons"] == ["lab code it imports changed"] and entry["runs"]["to_compute"] == []
+
+
+def test_a_missing_result_is_to_compute(copy):
+    [result] = (copy / "results" / "judge_claims").glob("*.json")
+    result.unlink()
+    entry = status(copy)["p9_claims_ledger"]
+    assert entry["runs"]["to_compute"] == [f"judge_claims/{result.stem}"]
+    assert entry["reasons"] == [f"run step judge_claims: its result {result.stem} is not in results/"]
