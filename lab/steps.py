@@ -228,7 +228,8 @@ class Step:
         return to_jsonable_python(dict(bound.arguments))
 
     def call_hash(self, arguments: dict) -> str:
-        return digest({"step": self.name, "arguments": arguments, "depends": self.dependencies()})
+        # the sources' hashes without their names: a function moved to another module unchanged keeps its key
+        return digest({"step": self.name, "arguments": arguments, "depends": sorted(set(self.dependencies().values()))})
 
     @staticmethod
     def key(call: str, reads: dict[str, str]) -> str:

@@ -8,7 +8,8 @@ and a one-line description (``Field(description=...)``). Everything else follows
 - each profile of ``notebooks/params/<notebook>.yml`` lists only what differs from the defaults, validated
   against the class (:func:`profile`; a test fails on an unknown name, a bad value or a restated default);
 - :func:`start`, the notebook's first call, validates the values papermill set, stops on a name the design does
-  not declare (papermill itself only warns), seeds every generator and returns the design and the run record.
+  not declare (papermill itself only warns), runs the design's ``check_here`` (what the machine must offer: a
+  model in the cache, a CUDA device), seeds every generator and returns the design and the run record.
 """
 from __future__ import annotations
 
@@ -93,6 +94,8 @@ def from_namespace(cls: type, namespace: dict[str, Any]) -> Any:
 def start(cls: type, namespace: dict[str, Any]) -> tuple[Any, Chapter]:
     """Validate the notebook's parameters against its design, seed, and open its run record."""
     chosen = from_namespace(cls, namespace)
+    if hasattr(chosen, "check_here"):  # what this machine must offer (a model in the cache, a CUDA device)
+        chosen.check_here()
     quiet_progress()
     seed_everything(chosen.seed)
     return chosen, Chapter(params=dataclasses.asdict(chosen), seed=chosen.seed)

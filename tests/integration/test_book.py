@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from lab.publish import book, runner
+from lab.publish import book, pages, runner
 from lab import ledger
 
 
@@ -42,7 +42,7 @@ def _markdown_glue_names(nb: dict) -> set:
 
 @pytest.mark.parametrize("stem", book.notebook_chapters())
 def test_published_chapters_are_current_and_carry_provenance(stem):
-    reason = runner.stale_reason(stem)
+    reason = "; ".join(pages.state(stem).reasons) or None
     source, pinned = runner.page_source(stem)
     record = runner.recorded(runner.BOOK / f"{stem}.ipynb")
     if pinned and runner.needs_cuda(runner.profile_parameters(source, pinned)) and not runner.cuda_available():

@@ -75,3 +75,21 @@ def test_the_drift_check_can_fail(tmp_path, monkeypatch):
     monkeypatch.setattr(ds, "NOTEBOOKS", tmp_path)
     with pytest.raises(ParameterError, match="no parameter.s. epochs"):
         ds.profile(Demo, "demo", "cpu")
+
+
+@ds.design
+class NeedsMachine:
+    device: str = "cuda"
+    seed: int = 0
+
+    def check_here(self) -> None:
+        if self.device == "cuda":
+            raise ParameterError("parameter 'device': no CUDA here")
+
+
+def test_start_checks_what_the_machine_must_offer_and_a_profile_does_not():
+    assert ds.validate(NeedsMachine, {}).device == "cuda"  # a valid design: a profile may name it anywhere
+    with pytest.raises(ParameterError, match="no CUDA here"):
+        ds.start(NeedsMachine, {"device": "cuda", "seed": 0})
+    chosen, record = ds.start(NeedsMachine, {"device": "cpu", "seed": 3})
+    assert chosen.device == "cpu" and record.seed == 3 and record.params == {"device": "cpu", "seed": 3}
