@@ -45,6 +45,9 @@ def execute_stale(only: list[str] | None = None, profile: str | None = None, log
                                    if now.run_steps else "; runs its whole notebook"))
         publish(page, profile, log)
         executed.append(page)
+    if executed:
+        for path in pages.prune_results():
+            log(f"{path.relative_to(REPO)}: no published page calls it any more; removed (git keeps it)")
     return executed
 
 

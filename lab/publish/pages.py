@@ -142,6 +142,23 @@ def states() -> list[PageState]:
     return [state(p) for p in runner.notebook_chapters()]
 
 
+def referenced_results() -> set[Path]:
+    """The files of results/ that a published page's record names (each step call's key)."""
+    named = set()
+    for page in runner.notebook_chapters():
+        runs = (runner.recorded(BOOK / f"{page}.ipynb") or {}).get("runs") or {}
+        named |= {steps.RESULTS / e["step"] / f"{e['key']}.json" for e in runs.get("steps", [])}
+    return named
+
+
+def prune_results() -> list[Path]:
+    """Remove the results no published page calls any more (a step's earlier key); git keeps them."""
+    unused = [p for p in sorted(steps.RESULTS.glob("*/*.json")) if p not in referenced_results()]
+    for path in unused:
+        path.unlink()
+    return unused
+
+
 # ---------------------------------------------------------------- recording what a page ran
 
 @contextlib.contextmanager

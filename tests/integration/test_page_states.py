@@ -103,3 +103,12 @@ def test_a_missing_result_is_to_compute(copy):
     entry = status(copy)["p9_claims_ledger"]
     assert entry["runs"]["to_compute"] == [f"judge_claims/{result.stem}"]
     assert entry["reasons"] == [f"run step judge_claims: its result {result.stem} is not in results/"]
+
+
+def test_every_committed_result_is_called_by_a_published_page():
+    """results/ holds what the book stands on, no more: `lab book` removes a step's superseded keys."""
+    from lab import steps
+    from lab.publish import pages
+
+    committed = set(steps.RESULTS.glob("*/*.json"))
+    assert committed and committed == pages.referenced_results()
