@@ -21,10 +21,10 @@ from .render import counts, headline, html_table, landing, shortfalls
 from .results import (Results, glued, run_ladder, run_original, run_parameters, run_part1, run_part2,
                       run_part3, run_pretrained)
 from .rules import against, ci, ordering
-from .verdicts import LedgerDesign, Row, judge_claims, table
+from .verdicts import LedgerDesign, Row, judge_claims, machine_readable, out_of_scale, table
 
 __all__ = ["BASES", "BOOK", "CLAIMS", "NEGATIVE", "ORIGINALS", "REASONS", "REPO", "RULES", "SOURCES", "SOURCE_DIR",
            "VERDICTS", "Claim", "LedgerError", "Results", "RunScale", "Scale", "Verdict", "against", "anchor",
-           "LedgerDesign", "Row", "basis", "check", "judge_claims", "table", "ci", "counts", "evaluate", "gate", "glued", "headings", "headline", "html_table",
+           "LedgerDesign", "Row", "basis", "check", "judge_claims", "machine_readable", "out_of_scale", "table", "ci", "counts", "evaluate", "gate", "glued", "headings", "headline", "html_table",
            "landing", "load_claims", "load_originals", "ordering", "reason", "rule", "rules", "run_ladder", "run_original",
            "run_parameters", "run_part1", "run_part2", "run_part3", "run_pretrained", "shortfalls"]

@@ -51,7 +51,9 @@ def evaluate(claims: list[Claim], results: Results | None = None):
     for c in claims:
         v = gate(c, c.read(results))
         rows.append({"id": c.id, "source": c.source, "claim": c.claim, "test": c.test, "verdict": v.status,
-                     "figure": v.figure, "page": c.page, "section": c.section, "basis": basis(c, v)})
+                     "figure": v.figure, "page": c.page, "section": c.section, "basis": basis(c, v),
+                     "scale_met": bool(v.run is not None and c.scale.met_by(v.run)),
+                     "independent": c.scale.independent or ""})
     return pd.DataFrame(rows).set_index("id")
 
 

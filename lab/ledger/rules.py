@@ -220,7 +220,8 @@ def memorization_score_protocol(r: Results) -> Verdict:
 def collate_bug_fake_ppl(r: Results) -> Verdict:
     """The claim has two parts: 18.99 is a false perplexity, and unshifted labels caused it. The second is judged
     by where one epoch of the copy bug ends: trained to its plateau, the copy task passes 18.99 early and goes on
-    to about 1, so a one-epoch figure of 18.99 needs another cause (the page reads the original's pipelines)."""
+    to about 1, so a one-epoch figure of 18.99 needs another cause (the page reads the original's pipelines). That
+    reading holds only for a curve at the original's learning rate; any other is "inconclusive"."""
     p = "p2_collate_postmortem"
     fake, honest, reported = r(p, "fake"), r(p, "honest"), r(p, "reported_fake")
     run = run_part2(r, p)
@@ -230,6 +231,14 @@ def collate_bug_fake_ppl(r: Results) -> Verdict:
     plateau, cross, epoch = r(p, "plateau_ppl"), r(p, "cross_step"), r(p, "steps_per_epoch")
     first = (f"unshifted labels give a false PPL ({fake:.2f} against {honest:.2f} with shifted labels, same "
              f"model and steps)")
+    lr, original_lr = r.parameter(p, "curve_lr"), r.original("fake_ppl_run", "lr")
+    if not math.isclose(lr, original_lr):
+        # where one epoch of the bug ends depends on the learning rate: a curve at another one cannot place 18.99
+        return Verdict("inconclusive", f"{first}; whether one epoch of the bug ends near {reported} is not judged: the "
+                       f"copy curve ran at lr {lr:g}, the original at {original_lr:g} with an epoch of "
+                       f"{r.original('fake_ppl_run', 'epoch_lines'):,} lines, so a curve at the original's settings is "
+                       f"needed (this one passes {reported} at step {cross:.0f} of a {epoch:.0f}-step epoch and levels "
+                       f"off at {plateau:.3f})", run)
     if 0 <= cross <= epoch and plateau < reported / 5:
         return Verdict("not supported", f"{first}; but trained on, the copy task passes {reported} at step "
                        f"{cross:.0f} of a {epoch:.0f}-step epoch and levels off at {plateau:.3f}, and the "

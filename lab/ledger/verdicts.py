@@ -15,7 +15,7 @@ from pydantic import Field
 from .. import steps
 from ..publish.design import design
 from .claims import REPO, load_claims
-from .judge import evaluate
+from .judge import anchor, evaluate
 
 
 @design
@@ -36,6 +36,12 @@ class Row:
     page: str
     section: str
     basis: str
+    scale_met: bool  # the run the verdict read is at the claim's scale (``Scale.met_by``)
+    independent: str  # why the claim's logic holds at any scale ("" where it does not)
+
+    def machine_readable(self) -> dict:
+        """What ``ledger_verdicts`` glues for this claim."""
+        return {"verdict": self.verdict, "scale_met": self.scale_met, "evidence": f"{self.page}#{anchor(self.section)}"}
 
 
 # the modules that make a verdict: named, not imported, so that this room's layout stays a tree
@@ -44,7 +50,20 @@ class Row:
 def judge_claims(claims_file: str) -> list[Row]:
     """Every claim's verdict, computed from the executed chapters (``judge.evaluate``)."""
     table = evaluate(load_claims(REPO / claims_file))
-    return [Row(id=str(i), **{k: str(v) for k, v in row.items()}) for i, row in table.to_dict("index").items()]
+    return [Row(id=str(i), **{k: v if isinstance(v, bool) else str(v) for k, v in row.items()})
+            for i, row in table.to_dict("index").items()]
+
+
+def machine_readable(rows: list[Row]) -> dict[str, dict]:
+    """{claim id: {"verdict", "scale_met", "evidence": "page#section"}}, one entry per row of data/claims.yml."""
+    return {r.id: r.machine_readable() for r in rows}
+
+
+def out_of_scale(verdicts: dict[str, dict], independent: dict[str, str]) -> list[str]:
+    """Claims whose verdict stands although the run it read is not at the claim's scale and the claim names no reason
+    its logic holds at any scale (``independent``): a verdict the scale gate should have refused."""
+    return sorted(cid for cid, v in verdicts.items()
+                  if v["verdict"] != "not testable here" and not v["scale_met"] and not independent.get(cid))
 
 
 def table(rows: list[Row]) -> pd.DataFrame:

@@ -64,7 +64,7 @@ def test_a_designed_notebook_follows_its_design(stem, cls):
     defaults = ds.defaults(cls)
     for name, entries in ds.profiles(stem).items():
         ds.profile(cls, stem, name)
-        # papermill leaves the notebook's injected cell (the quick profile's values) in place when given no value
+        # a run given no value leaves the notebook's injected cell (the quick profile's values) in place when given no value
         # at all, so every profile states its seed; nothing else restates a default
         assert "seed" in (entries or {}), f"profile {name} must state its seed"
         restated = [k for k, v in (entries or {}).items() if defaults[k] == v and k != "seed"]
