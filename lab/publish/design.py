@@ -27,6 +27,7 @@ from .chapter import Chapter, quiet_progress, seed_everything
 from .params import ParameterError
 
 CONFIG = ConfigDict(strict=True, extra="forbid")
+TYPE_NAMES = {"string": "str", "int": "int", "float": "float", "bool": "bool", "list": "list", "dict": "dict"}
 # names a kernel holds that no parameters cell sets (IPython's history and helpers)
 _KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
 
@@ -53,6 +54,9 @@ def _describe(exc: ValidationError) -> str:
         elif e["type"] == "literal_error":
             lines.append(f"parameter {name!r}: {e['input']!r} is not a valid choice; valid choices: "
                          f"{e['ctx']['expected']}")
+        elif e["type"].endswith("_type"):  # int_type, string_type, list_type, ...: strict types refuse, never convert
+            expected = TYPE_NAMES.get(e["type"].removesuffix("_type"), e["type"].removesuffix("_type"))
+            lines.append(f"parameter {name!r}: expected {expected}, got {type(e['input']).__name__} {e['input']!r}")
         else:
             lines.append(f"parameter {name!r}: {e['msg']} (got {type(e['input']).__name__} {e['input']!r})")
     return "\n".join(dict.fromkeys(lines))

@@ -25,8 +25,8 @@ class Demo:
 def test_defaults_validation_and_the_messages_name_the_parameter():
     assert ds.defaults(Demo) == {"lr": 1e-3, "models": ["a"], "kind": "plain", "seed": 0}
     assert ds.validate(Demo, {"lr": 1}).lr == 1.0 and isinstance(ds.validate(Demo, {"lr": 1}).lr, float)
-    for bad, says in (({"lr": "3"}, "parameter 'lr'"), ({"kind": "x"}, "valid choices: 'plain' or 'iit'"),
-                      ({"lr": -1.0}, "greater than 0"), ({"seed": True}, "parameter 'seed'"),
+    for bad, says in (({"lr": "3"}, "parameter 'lr': expected float, got str '3'"), ({"kind": "x"}, "valid choices: 'plain' or 'iit'"),
+                      ({"lr": -1.0}, "greater than 0"), ({"seed": True}, "parameter 'seed': expected int, got bool True"),
                       ({"epochs": 2}, "has no parameter(s) epochs")):
         with pytest.raises(ParameterError, match=says.replace("(", r"\(").replace(")", r"\)")):
             ds.validate(Demo, bad)
