@@ -1,8 +1,8 @@
 """Whether a page of the book is current, and which run steps re-publishing it would compute.
 
 A page built on run steps (its notebook's metadata says ``"run_steps": true``) records, when published, what it
-ran (``stamp``): the hash of its notebook source and parameters, the data files it read outside any step, and
-each run step it called with its arguments and key. It is stale when its source, its parameters, one of those
+ran (``stamp``): the data files it read outside any step, and each run step it called with its arguments and key,
+beside the fingerprint of its source, parameters and imported code that the runner records. It is stale when its source, its parameters, one of those
 files or the `lab` code it imports changed, or when one of its steps' keys changed; only the steps whose new key
 has no result in ``results/`` are computed. A presentation change (prose, a figure's style, a table's layout)
 therefore re-renders the page from its committed results and computes nothing.
@@ -13,7 +13,6 @@ notebook source, parameters, or any `lab` file its imports reach).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
@@ -29,17 +28,6 @@ from . import runner
 def uses_run_steps(stem: str) -> bool:
     nb = json.loads((NOTEBOOKS / f"{stem}.ipynb").read_text())
     return bool(nb.get("metadata", {}).get("run_steps"))
-
-
-def source_hash(stem: str) -> str:
-    """The notebook's cells, prose included, less the injected parameters."""
-    nb = json.loads((NOTEBOOKS / f"{stem}.ipynb").read_text())
-    cells = [[c["cell_type"], "".join(c["source"])] for c in runner._source_cells(nb)]
-    return hashlib.sha256(json.dumps(cells).encode()).hexdigest()
-
-
-def parameters_hash(parameters: dict) -> str:
-    return hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -112,23 +100,21 @@ def state(page: str) -> PageState:
     if runs is None:
         why = "never executed" if not record else "published before it was built on run steps"
         return PageState(page, profile, [why], 0, [], runnable, known=False)
-    reasons = []
-    if runs["source"] != source_hash(stem):
-        reasons.append("notebook source changed")
     try:
         parameters = runner.profile_parameters(stem, profile)
     except runner.RunError:
         return PageState(page, profile, [f"its profile {profile!r} no longer exists"], 0, [], runnable)
-    if runs["parameters"] != parameters_hash(parameters):
-        reasons.append(f"{profile} parameters changed")
-    if record.get("fingerprint", {}).get("lab") != runner.fingerprint(runner.notebook_path(stem), parameters)["lab"]:
-        # what the page shows may have changed (a table's layout, a figure's style); its steps' keys say what
-        # must be computed again, and a changed import alone computes nothing
-        reasons.append("lab code it imports changed")
+    # the runner records the source, parameters and imported code of every run (runner.fingerprint)
+    now, then = runner.fingerprint(runner.notebook_path(stem), parameters), record.get("fingerprint", {})
+    reasons = [why for key, why in (("source", "notebook source changed"), ("parameters", f"{profile} parameters changed"),
+                                    # what the page shows may have changed (a table's layout, a figure's style); its
+                                    # steps' keys say what must be computed again: an import alone computes nothing
+                                    ("lab", "lab code it imports changed"))
+               if now[key] != then.get(key)]
     for name, sha in runs["reads"].items():
-        now = steps.current_sha(name)
-        if now != sha:
-            reasons.append(f"{name} {'is gone' if now is None else 'changed'}")
+        current = steps.current_sha(name)
+        if current != sha:
+            reasons.append(f"{name} {'is gone' if current is None else 'changed'}")
     to_compute = []
     calls = {e["call"]: e for e in runs["steps"]}  # a step called twice with one call is one run
     for event in calls.values():
@@ -209,7 +195,6 @@ def stamp(notebook: Path, log: Path) -> None:
     nb = json.loads(notebook.read_text())
     record = nb.setdefault("metadata", {}).setdefault("lab", {})
     stem = record.get("notebook") or notebook.stem
-    record["runs"] = {"source": source_hash(stem), "parameters": parameters_hash(record.get("parameters", {})),
-                      **read_log(log)}
+    record["runs"] = read_log(log)
     atomic.write_text(notebook, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     Path(log).unlink(missing_ok=True)
