@@ -19,10 +19,10 @@ import types
 from typing import Any
 
 import pydantic
+import yaml
 from pydantic import ConfigDict, ValidationError
 
 from ..paths import NOTEBOOKS
-from . import runner
 from .chapter import Chapter, quiet_progress, seed_everything
 from .params import ParameterError
 
@@ -114,13 +114,16 @@ def parameters_cell(cls: type, stem: str) -> str:
     return "\n".join(lines)
 
 
+def profiles(stem: str) -> dict[str, dict]:
+    return yaml.safe_load((NOTEBOOKS / "params" / f"{stem}.yml").read_text()) or {}
+
+
 def profile(cls: type, stem: str, name: str) -> Any:
     """The design a profile gives: the defaults, overridden by the profile's entries (validated)."""
-    try:
-        entries = runner.profile_parameters(stem, name)
-    except runner.RunError as exc:
-        raise ParameterError(str(exc)) from None
-    return validate(cls, {**defaults(cls), **entries})
+    entries = profiles(stem).get(name)
+    if entries is None:
+        raise ParameterError(f"{stem} has no profile {name!r}; profiles: {', '.join(profiles(stem))}")
+    return validate(cls, {**defaults(cls), **(entries or {})})
 
 
 def notebook_design(stem: str) -> str | None:

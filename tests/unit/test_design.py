@@ -10,7 +10,6 @@ import pytest
 from pydantic import Field
 
 from lab.publish import design as ds
-from lab.publish import runner
 from lab.publish.params import ParameterError
 from lab.paths import NOTEBOOKS
 
@@ -63,7 +62,7 @@ def test_a_designed_notebook_follows_its_design(stem, cls):
     [cell] = [c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])]
     assert "".join(cell["source"]) == ds.parameters_cell(cls, stem), "regenerate it: design.parameters_cell"
     defaults = ds.defaults(cls)
-    for name, entries in runner.profiles(stem).items():
+    for name, entries in ds.profiles(stem).items():
         ds.profile(cls, stem, name)
         # a run given no value leaves the notebook's injected cell (the quick profile's values) in place when given no value
         # at all, so every profile states its seed; nothing else restates a default
@@ -76,7 +75,7 @@ def test_the_drift_check_can_fail(tmp_path, monkeypatch):
     """A profile that names a parameter the design lacks is refused (the check above would fail)."""
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / "demo.yml").write_text("cpu:\n  epochs: 3\n")
-    monkeypatch.setattr(runner, "PARAMS", tmp_path / "params")
+    monkeypatch.setattr(ds, "NOTEBOOKS", tmp_path)
     with pytest.raises(ParameterError, match="no parameter.s. epochs"):
         ds.profile(Demo, "demo", "cpu")
 
