@@ -268,18 +268,36 @@ class Step:
             self._log(arguments, call, stored, computed=False)
             return TypeAdapter(self.result_type).validate_python(stored["result"])
         reads = Reads()
-        token = _active.set(_active.get() + (reads,))
         started, t0 = datetime.now(timezone.utc), time.perf_counter()
+        result = self._compute(call, reads, args, kwargs)
+        _propagate(reads.files)
+        stored = self.store(arguments, call, reads.files, result, started, time.perf_counter() - t0)
+        self._log(arguments, call, stored, computed=True)
+        return result
+
+    def _compute(self, call: str, reads: Reads, args, kwargs):
+        """Run the function as the call ``call``: its reads recorded in ``reads``, its scratch folder marked
+        complete when it returns (so that :meth:`artefacts` knows the folder holds a whole run's files)."""
+        token = _active.set(_active.get() + (reads,))
         _running.append(call)
         try:
             result = self.fn(*args, **kwargs)
         finally:
             _running.pop()
             _active.reset(token)
-        _propagate(reads.files)
-        stored = self.store(arguments, call, reads.files, result, started, time.perf_counter() - t0)
-        self._log(arguments, call, stored, computed=True)
+        folder = _scratch_folder(call)
+        if folder.is_dir():
+            (folder / COMPLETE).touch()
         return result
+
+    def artefacts(self, *args, **kwargs) -> Path:
+        """The scratch folder of this call (checkpoints, an adapter), computed again here where the cache lacks
+        it: a fresh clone has the committed result but not the large files the step left beside it."""
+        call = self.call_hash(self.arguments(*args, **kwargs))
+        folder = _scratch_folder(call)
+        if not (folder / COMPLETE).is_file():
+            self._compute(call, Reads(), args, kwargs)
+        return folder
 
     def store(self, arguments, call, reads, result, started, wall_s) -> dict:
         from .cpu import machine
@@ -318,13 +336,20 @@ def step(depends: tuple | list = (), name: str | None = None) -> Callable[[Calla
     return decorate
 
 
+COMPLETE = ".complete"  # marks a scratch folder whose step returned
+
+
+def _scratch_folder(call: str) -> Path:
+    from .models.assets import cache_root
+
+    return cache_root() / "steps" / call[:KEY_CHARS]
+
+
 def scratch() -> Path:
     """The cache folder of the running step's call, for checkpoints and large artefacts (never committed)."""
     if not _running:
         raise StepError("scratch() is for the inside of a run step")
-    from .models.assets import cache_root
-
-    folder = cache_root() / "steps" / _running[-1][:KEY_CHARS]
+    folder = _scratch_folder(_running[-1])
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

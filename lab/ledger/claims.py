@@ -9,6 +9,7 @@ from typing import Callable
 import yaml
 
 from .. import steps
+from ..verdicts import NEGATIVE, VERDICTS, RunScale, Scale, Verdict, VerdictError  # noqa: F401  (the ledger's names)
 from ..paths import BOOK, DATA, REPO
 
 CLAIMS = DATA / "claims.yml"
@@ -16,54 +17,10 @@ ORIGINALS = DATA / "originals.yml"
 SOURCE_DIR = DATA / "sources"
 SOURCES = ("000_7d8c1fa5ebf167ba.txt", "001_2f74044695a0fe33.txt", "002_c22a35c3f9d7c84b.txt",
            "003_3cc34b719484f3c9.txt", "004_27d3d2876e77c6bd.txt")
-VERDICTS = ("supported", "refuted", "not supported", "inconclusive", "not testable here")
-NEGATIVE = ("refuted", "not supported")
 
 
-class LedgerError(ValueError):
+class LedgerError(VerdictError):
     """A claim without a verdict source: unknown rule, page, section or glued value."""
-
-
-@dataclass(frozen=True)
-class RunScale:
-    """What a run was: a readable label, and the quantities a claim's scale is compared with (None: unknown)."""
-    what: str
-    params: float | None = None
-    data: str | None = None
-    steps: float | None = None
-
-
-@dataclass(frozen=True)
-class Verdict:
-    status: str
-    figure: str
-    run: RunScale | None = None  # the run the verdict read; None for rules that judge no run of the book's
-
-    def __post_init__(self):
-        if self.status not in VERDICTS:
-            raise LedgerError(f"unknown verdict {self.status!r}; verdicts: {', '.join(VERDICTS)}")
-
-
-@dataclass(frozen=True)
-class Scale:
-    """The scale a claim is about (from claims.yml). ``independent`` names why the claim's logic holds at any
-    scale (arithmetic, a bug by construction, code reading); a verdict on such a claim stands whatever ran."""
-    about: str
-    params: tuple[float, float] | None = None  # the parameter range the claim is about
-    data: str | None = None  # the corpus it is about
-    steps: float | None = None  # the training it is about (the unit the part's runs report)
-    independent: str | None = None
-
-    def __post_init__(self):
-        if self.params is not None:
-            object.__setattr__(self, "params", tuple(float(x) for x in self.params))
-
-    def met_by(self, run: RunScale) -> bool:
-        if self.params is not None and (run.params is None or not self.params[0] <= run.params <= self.params[1]):
-            return False
-        if self.data is not None and run.data != self.data:
-            return False
-        return self.steps is None or (run.steps is not None and run.steps >= self.steps)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import re
 import pandas as pd
 from docutils import nodes
 
+from .. import verdicts
 from .claims import (BOOK, REASONS, RULES, SOURCE_DIR, SOURCES, Claim, LedgerError, Verdict)
 from .results import Results
 
@@ -58,20 +59,10 @@ def evaluate(claims: list[Claim], results: Results | None = None):
 
 
 def gate(claim: Claim, verdict: Verdict) -> Verdict:
-    """The verdict, if the run it read meets the claim's scale or the claim holds at any scale; otherwise "not
-    testable here", saying what ran and what the claim is about, with the run's figure kept for the reader."""
-    if verdict.status == "not testable here":
-        return verdict
-    if claim.scale.independent:
-        ran = f"ran {verdict.run.what}; " if verdict.run else ""
-        return Verdict(verdict.status, f"{verdict.figure} ({ran}holds at any scale: {claim.scale.independent})",
-                       verdict.run)
-    if verdict.run is None:
+    """The book's scale gate (``lab.verdicts.gate``) on a claim's scale, naming the claim where a rule forgot its run."""
+    if verdict.run is None and verdict.status != "not testable here" and not claim.scale.independent:
         raise LedgerError(f"claim {claim.id}: rule {claim.rule} judged without saying which run it read")
-    if claim.scale.met_by(verdict.run):
-        return Verdict(verdict.status, f"{verdict.figure} (ran {verdict.run.what})", verdict.run)
-    return Verdict("not testable here", f"ran {verdict.run.what}; the claim is about {claim.scale.about}. "
-                   f"At this scale: {verdict.figure}", verdict.run)
+    return verdicts.gate(claim.scale, verdict)
 
 
 BASES = {"any scale": "settled by arithmetic or by reading the original code, which holds at any scale",

@@ -7,6 +7,7 @@ from itertools import combinations
 
 from ..legal import criteria as legal_plan
 from .claims import LedgerError, RunScale, Verdict, reason, rule
+from .readings import lcd_impacts, lcd_levels_off_their_level, lcd_noise, lcd_run
 from .results import Results, run_ladder, run_original, run_part1, run_part2, run_part3, run_pretrained
 
 
@@ -56,16 +57,46 @@ def _ranked(figs: dict) -> str:
     return " > ".join(f"{a.replace('_seed', '')} {ci(*figs[a])}" for a in sorted(figs, key=lambda a: -figs[a][0]))
 
 
+def _at_seed_scale(run: RunScale, r: Results) -> bool:
+    """Whether this book's Part I run used a model at least as large as the smaller of the original's two."""
+    return run.params is not None and run.params >= lcd_run(r).params
+
+
+def _on_the_original(r: Results, pairs: list[tuple[str, str]], book: Verdict) -> tuple[str, str, list[str]]:
+    """The claimed orderings judged on the original's own impacts: a pair holds, or is reversed, only when its gap
+    exceeds the spread of the original's repeated control calls. Returns the status, the figure (with this book's
+    run beside it, below the claim's scale) and the reversed pairs."""
+    impacts, (noise, spread) = lcd_impacts(r), lcd_noise(r)
+    status, notes = ordering({x: (v, v - noise / 2, v + noise / 2) for x, v in impacts.items()}, pairs)
+    gaps = max(impacts.values()) - min(impacts.values())
+    fig = ("on the original's own run, impact (mean |Δmem| over its two models): "
+           + " > ".join(f"{x} {v:.3f}" for x, v in sorted(impacts.items(), key=lambda kv: -kv[1]))
+           + f" ({r.original('lcd_run', 'delta_cite')}); the widest gap is {gaps:.3f}, and {spread}"
+           + (f"; reversed: {', '.join(notes)}" if notes else "")
+           + f". Beside it, this book's run ({book.run.what}, below the claim's scale) gives {book.status}: "
+           + book.figure)
+    return status, fig, notes
+
+
 @rule
 def action_impact_ranking(r: Results) -> Verdict:
-    """C > B > A > D > E in Δ Mem, re-run with the original's own prompt edits on our model."""
+    """C > B > A > D > E in Δ Mem: judged by this book's re-run of the original's own prompt edits where it ran a
+    model of the original's size, else on the original's own figures, whose single calls resolve a gap only when
+    it exceeds the spread of its repeated control calls."""
     seed = [f"{a}_seed" for a in "CBADE"]
     figs = _drops(r, seed)
     status, notes = ordering(figs, _chain(seed))
-    return Verdict(status, "drop in p(true continuation), original's prompt edits: " + _ranked(figs)
+    book = Verdict(status, "drop in p(true continuation), original's prompt edits: " + _ranked(figs)
                    + (f"; reversed: {', '.join(n.replace('_seed', '') for n in notes)}" if notes else "")
                    + ". " + r("p1_experiments", "p1e_ranking_sentence"),
                    run_part1(r, "p1_experiments"))
+    if _at_seed_scale(book.run, r):
+        return book
+    status, fig, _ = _on_the_original(r, _chain(list("CBADE")), book)
+    return Verdict(status, fig, lcd_run(r))
+
+
+LEVELS = [["C"], ["A", "B"], ["D"], ["E"]]  # embedding, token, logit, mid-sequence, as 001 ranks them
 
 
 @rule
@@ -74,25 +105,51 @@ def level_hierarchy(r: Results) -> Verdict:
     the drop in generated tokens that match the true continuation (memorization of what is generated). Shown
     beside, not judged: the rise in the unperturbed model's NLL of what was generated (the other common scale),
     and D's p(true) drop, computed on the distribution its bias was added to, so measuring the bias by
-    construction."""
-    levels = [["C"], ["A", "B"], ["D"], ["E"]]
+    construction. Where this book ran no model of the original's size, the original's own figures judge: "not
+    supported" where its "levels" are not what they are named (its observation stands, its mechanism does not)."""
     figs = _drops(r, "ABCDE", "prefix")
-    pairs = [(x, y) for i, hi in enumerate(levels) for lo in levels[i + 1:] for x in hi for y in lo]
+    pairs = [(x, y) for i, hi in enumerate(LEVELS) for lo in LEVELS[i + 1:] for x in hi for y in lo]
     status, notes = ordering(figs, pairs)
-    return Verdict(status, "drop in generated tokens matching the true continuation, each action at its strongest "
+    book = Verdict(status, "drop in generated tokens matching the true continuation, each action at its strongest "
                    "magnitude: " + _ranked(figs) + (f"; reversed: {', '.join(notes)}" if notes else "")
                    + "; rise in the unperturbed model's NLL of what was generated (nats per token), the other "
                    "common scale: " + _ranked(_drops(r, "ABCDE", "view"))
                    + "; drop in p(true continuation), where D measures its own bias: " + _ranked(_drops(r, "ABCDE"))
                    + " (an ordering of levels holds only for the magnitudes run: their units differ)",
                    run_part1(r, "p1_experiments"))
+    if _at_seed_scale(book.run, r):
+        return book
+    status, fig, _ = _on_the_original(r, pairs, book)
+    off = lcd_levels_off_their_level(r)
+    if off:
+        status = "not supported"
+        fig = (f"the original's {' and '.join(off)} 'levels' edit the prompt's text ("
+               f"{r.original('lcd_actions', 'cite')}), so its figures rank prompt wordings, not levels; " + fig)
+    return Verdict(status, fig, lcd_run(r))
+
+
+def _original_robustness(r: Results, shown: str) -> Verdict:
+    """001's ranking on the original's own Δmem, by its report's definition (1 - |mean Δmem|) and by the book's
+    (1 - mean |Δmem|, also the original's own figure). One call per cell gives no interval: a reversal is "not
+    supported", an agreement "inconclusive"."""
+    delta = r.original("lcd_run", "delta_mem")
+    signed = {m: 1 - abs(sum(d.values()) / len(d)) for m, d in delta.items()}
+    absolute = {m: 1 - sum(map(abs, d.values())) / len(d) for m, d in delta.items()}
+    mistral, llama = (next(m for m in delta if key in m) for key in ("Mistral", "Llama"))
+    fig = (f"on the original's own Δmem ({r.original('lcd_run', 'delta_cite')}): 1 - |mean Δmem| (its report) gives "
+           f"Mistral-7B {signed[mistral]:.3f} against Llama-3-8B {signed[llama]:.3f}; 1 - mean |Δmem| (this book's, "
+           f"and the original's own figure; {r.original('lcd_run', 'robustness_cite')}) gives Mistral-7B "
+           f"{absolute[mistral]:.3f} against Llama-3-8B {absolute[llama]:.3f}: under the signed mean Mistral's "
+           f"{min(delta[mistral].values()):+.3f} cancels its gains. One call per cell gives no interval. Mistral-7B "
+           "and Llama-3-8B are not both among the models this book's page ran (the gpu-hub profile runs both on a "
+           f"reader's GPU); the same score on the models it ran: {shown}")
+    return Verdict("not supported" if absolute[mistral] < absolute[llama] else "inconclusive", fig, lcd_run(r))
 
 
 @rule
 def model_robustness_ranking(r: Results) -> Verdict:
     """Judges 001's ordering when one page ran both named models and glued each robustness with its interval
-    (``p1e_robustness_<slug>`` and ``_low``/``_high``); otherwise says what ran. The scale gate needs both at
-    7-8B (the gpu-hub profile)."""
+    (``p1e_robustness_<slug>`` and ``_low``/``_high``); otherwise on the original's own figures."""
     p = "p1_experiments"
     ours = {k.removeprefix("p1e_robustness_"): r(p, k) for k in r.names(p)
             if k.startswith("p1e_robustness_") and not k.endswith(("_low", "_high"))}
@@ -102,9 +159,7 @@ def model_robustness_ranking(r: Results) -> Verdict:
     named = {claimed: next((k for k in ours if pattern in k), None)
              for claimed, pattern in (("Mistral-7B", "mistral_7b"), ("Llama-3-8B", "llama_3_8b"))}
     if None in named.values():
-        return Verdict("not testable here", "Mistral-7B and Llama-3-8B are not both among the models this page ran "
-                       "(the gpu-hub profile runs both on a reader's GPU); the same score on the models it ran: "
-                       + shown, run_part1(r, p))
+        return _original_robustness(r, shown)
     (m, mlo, mhi), (l, llo, lhi) = (r.interval(p, f"p1e_robustness_{k}") for k in named.values())
     fig = f"Mistral-7B {ci(m, mlo, mhi)} against Llama-3-8B {ci(l, llo, lhi)} (robustness = 1 - mean |Δ Mem|)"
     if any(map(math.isnan, (mlo, mhi, llo, lhi))):
@@ -506,26 +561,3 @@ def legal_latency(r: Results) -> Verdict:
     return Verdict(status, f"int8 median latency {ms:.0f} ms on this book's CPU, one thread, same class as fp32 on "
                    f"{agree:.1%} of {f'{n} ' if n else ''}classification test examples (machine-dependent)",
                    run_part3(r))
-
-
-@rule
-def legal_deployment_size(r: Results) -> Verdict:
-    """Arithmetic on the plan's own model: int8 stores one byte per parameter, whatever machine runs it."""
-    plan = r.original("plan_model")
-    int8_mb = plan["params"] / 1e6
-    ours = r("p3_legal_lora", "p3_quantized_mb")
-    return Verdict("supported" if int8_mb < legal_plan.SIZE_MB else "refuted",
-                   f"{plan['name']} has {plan['params'] / 1e9:.2f}B parameters ({plan['cite']}): {int8_mb:,.0f} MB "
-                   f"at int8 and {int8_mb / 2:,.0f} MB at 4 bits, against < {legal_plan.SIZE_MB} MB; this book's 135M model, "
-                   f"quantized, is {ours:.0f} MB", RunScale("arithmetic on the plan's model"))
-
-
-@rule
-def lora_memory_reduction(r: Results) -> Verdict:
-    """Arithmetic: the memory of weights at equal precision scales with the parameter count."""
-    plan, big = r.original("plan_model"), r.original("seven_b_params")
-    cut = 1 - plan["params"] / big["params"]
-    return Verdict("supported" if cut >= legal_plan.MEMORY_CUT else "refuted",
-                   f"{plan['name']} ({plan['params'] / 1e9:.2f}B) against the smallest 7B model ({big['params'] / 1e9:.2f}B, "
-                   f"{big['cite']}): {cut:.1%} less memory at equal precision; a {legal_plan.MEMORY_CUT:.0%} cut needs the small model at a "
-                   "lower precision than the large one", RunScale("arithmetic on parameter counts"))

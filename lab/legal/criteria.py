@@ -1,8 +1,8 @@
 """The legal plan's success criteria: the one place their thresholds are written down.
 
-The chapter's criteria table (`lab.legal.evaluate.success_criteria`) and the claims ledger's Part III rules
+The chapter's criteria table (`lab.legal.success.success_criteria`) and the claims ledger's Part III rules
 (`lab.ledger`) both read them, so a threshold cannot drift between the page and the verdict. Section numbers
-are those of the plan (`../shared/seeds/`, the legal LoRA plan).
+are those of the plan (`data/sources/002_c22a35c3f9d7c84b.txt`, the legal LoRA plan).
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from .. import steps
 from ..paths import DATA
 
 DEFAULT_PATH = DATA / "legal" / "articles.jsonl"
@@ -110,7 +111,7 @@ def load_articles(path: str | Path = DEFAULT_PATH) -> list[Article]:
                            f"data/legal/articles.jsonl)")
     where = path.name
     articles, seen = [], {}
-    with open(path, encoding="utf-8") as fh:
+    with open(steps.data_file(path), encoding="utf-8") as fh:  # recorded: a run step that reads it is keyed by it
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
@@ -440,6 +441,19 @@ def prepare(tasks: list[str], path: str | Path = DEFAULT_PATH, split_seed: int =
     for ts in built.values():
         ts.splits = {s: [examples[int(i)] for i in rng.permutation(len(examples))] for s, examples in ts.splits.items()}
     return LegalData(articles, groups, split, built)
+
+
+def limit_train(data: LegalData, per_task: int) -> LegalData:
+    """The same data with each task's training split cut to its first ``per_task`` examples (the split is
+    shuffled once by ``prepare``, so they are a fair sample of the four laws); 0 keeps every example. Every system
+    of the chapter, baselines included, learns from the same examples."""
+    if per_task < 0:
+        raise ValueError("per_task must be 0 (every example) or positive")
+    if per_task == 0:
+        return data
+    tasks = {name: replace(ts, splits={**ts.splits, "train": ts.splits["train"][:per_task]})
+             for name, ts in data.tasks.items()}
+    return replace(data, tasks=tasks)
 
 
 def split_table(data: LegalData):

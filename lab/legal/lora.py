@@ -27,14 +27,15 @@ import math
 import random
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .. import atomic, models
+from .. import atomic
 from ..train import Checkpoints, StepLoop
+from .batches import BATCHINGS, batch_order
 from .data import Example, TaskSet
 from .evaluate import (AUTOCAST, autocast_to, label_logprobs_batch, predict_scored, progress_default,
                        vocabulary_logits)
@@ -67,11 +68,16 @@ class LoraSettings:
     # the arithmetic of the training step and of validation: "none" (float32) or "bfloat16" (torch.autocast; the
     # weights, the adapter and the optimiser stay float32; test predictions are scored in float32 either way)
     autocast: str = "none"
+    # the order of the examples: "random" (the plan's: each batch mixes lengths) or "length" (batches of similar
+    # length, lab.legal.batches: little padding, so more examples per second at the same model and data)
+    batching: str = "random"
 
     def __post_init__(self):
         self.target_modules = tuple(self.target_modules)
         if self.autocast not in AUTOCAST:
             raise ValueError(f"LoraSettings.autocast must be one of {', '.join(AUTOCAST)}, not {self.autocast!r}")
+        if self.batching not in BATCHINGS:
+            raise ValueError(f"LoraSettings.batching must be one of {', '.join(BATCHINGS)}, not {self.batching!r}")
         for name in ("r", "alpha", "batch_size", "max_steps", "eval_steps", "save_steps", "eval_examples"):
             if getattr(self, name) < 1:
                 raise ValueError(f"LoraSettings.{name} must be at least 1")
@@ -291,6 +297,9 @@ class _LoraTask:
         self.encoded, self.optimizer, self.fingerprint, self.out_dir = encoded, optimizer, fingerprint, out_dir
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
         self.subset = validation_subset(tasks, settings.eval_examples)
+        self.order = (batch_order([len(ids) for ids, _ in encoded], settings.batch_size, seed, "length")
+                      if settings.batching == "length" else
+                      lambda step: batch_indices(len(encoded), settings.batch_size, step, seed))
         self.checks = [AbortCheck("no convergence", settings.no_convergence_step),
                        AbortCheck("validation accuracy below random", settings.below_random_step),
                        AbortCheck("over budget", 0)]
@@ -325,8 +334,7 @@ class _LoraTask:
         self.lr = _set_lr(self.optimizer, self.settings, step)
 
     def batch(self, step: int):
-        indices = batch_indices(len(self.encoded), self.settings.batch_size, step, self.seed)
-        return collate([self.encoded[i] for i in indices], self.pad_id)
+        return collate([self.encoded[i] for i in self.order(step)], self.pad_id)
 
     def loss(self, batch):
         ids, labels, mask = (t.to(self.lm.device) for t in batch)
@@ -493,7 +501,7 @@ def plan_comparison(settings: LoraSettings, model: str, seeds: list[int], train_
     for label, name in [("LoRA rank r", "r"), ("LoRA alpha", "alpha"), ("adapted modules", "target_modules"),
                         ("LoRA dropout", "dropout"), ("learning rate", "learning_rate"),
                         ("warm-up steps", "warmup_steps"), ("batch size", "batch_size"),
-                        ("validation every (steps)", "eval_steps"),
+                        ("validation every (steps)", "eval_steps"), ("batches", "batching"),
                         ("training arithmetic (autocast)", "autocast")]:
         rows.append((label, getattr(plan, name), getattr(settings, name)))
     table = pd.DataFrame([{"setting": k, "plan": str(a), "this run": str(b)} for k, a, b in rows]).set_index("setting")
@@ -501,18 +509,20 @@ def plan_comparison(settings: LoraSettings, model: str, seeds: list[int], train_
     return table
 
 
-def stopping_table(results: list[TrainResult], settings: LoraSettings):
+def stopping_rule(settings: LoraSettings) -> str:
+    """The stopping rule in words."""
+    return (f"validation every {settings.eval_steps} steps; stop after {settings.patience} validations without a loss "
+            f"at least {settings.min_improvement} nats below the best, or at the cap of {settings.max_steps} steps"
+            if settings.patience else f"no early stopping: {settings.max_steps} steps")
+
+
+def stopping_table(results: list[TrainResult]):
     """Per seed: where training stopped and why, and the adapter kept."""
     rows = [{"seed": r.seed, "steps done": r.steps_done, "epochs": round(r.epochs, 3), "stopped by": r.stopped,
              "best step": r.best_step, "best validation loss": r.final_val_loss,
              "validation loss before training": r.initial_val_loss}
             for r in results]
-    table = pd.DataFrame(rows).set_index("seed")
-    table.attrs["rule"] = (f"validation every {settings.eval_steps} steps; stop after {settings.patience} validations "
-                           f"without a loss at least {settings.min_improvement} nats below the best, or at the cap of "
-                           f"{settings.max_steps} steps" if settings.patience else
-                           f"no early stopping: {settings.max_steps} steps")
-    return table
+    return pd.DataFrame(rows).set_index("seed")
 
 
 def stopping_sentence(results: list[TrainResult], settings: LoraSettings) -> str:
@@ -541,38 +551,3 @@ def checks_table(results: list[TrainResult]):
              "status": c.status, "detail": c.detail or f"training ended at step {r.steps_done}"}
             for r in results for c in r.checks]
     return pd.DataFrame(rows).set_index(["seed", "condition"])
-
-
-# ---------------------------------------------------------------- several seeds
-
-@dataclass
-class SeedRun:
-    result: TrainResult
-    predictions: dict[str, list[str]] = field(default_factory=dict)  # task -> test predictions
-    predict_seconds: float = 0.0
-    scores: dict = field(default_factory=dict)  # classification task -> (test examples x classes) label scores
-
-
-def run_seeds(model: str, tasks: dict[str, TaskSet], test: dict[str, list[Example]], seeds: list[int],
-              settings: LoraSettings, out_root: str | Path, resume: bool = False, progress: bool | None = None,
-              device: str = "auto", dtype: str = "float32") -> list[SeedRun]:
-    """Train one adapter per seed from a fresh copy of the base model (on ``device``, in ``dtype``; peft keeps
-    the adapter's own weights in float32), then predict the test examples with the adapter merged into the
-    weights: the model as it would be deployed (the int8 variants are quantized from it), and one product per
-    layer instead of the base's and the adapter's (about 12% less time on 2 CPU cores)."""
-    import torch
-
-    runs = []
-    for seed in seeds:
-        torch.manual_seed(seed)
-        lm, tok = models.load(model, dtype=dtype, device=device)
-        with models.explain_oom(f"training the LoRA adapter of seed {seed}"):
-            peft_model, result = train(lm, tok, tasks, Path(out_root) / f"seed-{seed}", seed, settings,
-                                       model_name=f"{model} {dtype}", resume=resume, progress=progress)
-            t0 = time.perf_counter()
-            merged = peft_model.merge_and_unload()
-            scored = {name: predict_scored(merged, tok, tasks[name], test[name], progress=progress) for name in tasks}
-        runs.append(SeedRun(result, {name: p for name, (p, _) in scored.items()}, time.perf_counter() - t0,
-                            {name: s for name, (_, s) in scored.items() if s is not None}))
-        del peft_model, merged, lm
-    return runs

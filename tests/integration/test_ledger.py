@@ -91,7 +91,11 @@ PUBLISHED = {
 }
 
 NO_PAGE_READ = {"original_not_overfitting", "model_b_changes",
-                "lora_memory_reduction", "legal_deployment_size", "projection"}
+                "lora_memory_reduction", "legal_deployment_size", "projection",
+                # read from the originals' code and their own logged figures (lab.ledger.readings)
+                "original_action_levels", "original_metric_suite", "attractor_command_expectation",
+                "small_models_max_memorization", "original_training_setting", "phi_weights_learned",
+                "lora_trainable_parameters"}
 
 FORMATS = (".0f", ".1f", ".2f", ".3f", ".4f", ".1e", ".0%", ".1%")
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from lab import inference, models
-from lab.legal import baselines, data, evaluate
+from lab.legal import baselines, data, deployment, evaluate, success
 
 
 @pytest.fixture(scope="module")
@@ -160,14 +160,14 @@ def test_a_measuring_process_that_dies_is_an_error_not_a_wait():
     proc.start()
     t0 = time.perf_counter()
     with pytest.raises(RuntimeError, match="exit code 3"):
-        evaluate._result_of(proc, queue, "base fp32", poll_s=0.2)
+        deployment._result_of(proc, queue, "base fp32", poll_s=0.2)
     assert time.perf_counter() - t0 < 60
 
 
 def test_verdicts():
-    assert evaluate.verdict_above(inference.Interval(0.7, 0.65, 0.75), 0.6) == "met"
-    assert evaluate.verdict_above(inference.Interval(0.5, 0.45, 0.55), 0.6) == "not met"
-    assert evaluate.verdict_above(inference.Interval(0.6, 0.55, 0.65), 0.6) == "inconclusive"
+    assert success.verdict_above(inference.Interval(0.7, 0.65, 0.75), 0.6) == "supported"
+    assert success.verdict_above(inference.Interval(0.5, 0.45, 0.55), 0.6) == "refuted"
+    assert success.verdict_above(inference.Interval(0.6, 0.55, 0.65), 0.6) == "inconclusive"
 
 
 def test_baselines(legal):
@@ -211,7 +211,7 @@ def test_deployment_variants_run_in_their_own_process(tiny, legal, tmp_path):
     peft_model = lora.attach_lora(lm, lora.LoraSettings(r=2, alpha=4))
     peft_model.save_pretrained(tmp_path / "adapter")
     ts = legal.tasks["jurisdiction"]
-    table = evaluate.deployment_table(tiny, str(tmp_path / "adapter"), ts, ts.splits["test"][:2])
+    table = deployment.deployment_table(tiny, str(tmp_path / "adapter"), ts, ts.splits["test"][:2])
     assert list(table.index) == list(evaluate.VARIANTS)
     assert (table["p50 ms"] > 0).all() and (table["load peak MB"] > table["RSS after imports MB"]).all()
     assert ((table["p50 low"] <= table["p50 ms"]) & (table["p50 ms"] <= table["p50 high"])).all()
@@ -221,13 +221,13 @@ def test_deployment_variants_run_in_their_own_process(tiny, legal, tmp_path):
     examples = ts.splits["test"][:6]
     fp32, _ = evaluate.build_variant(tiny, str(tmp_path / "adapter"), "LoRA fp32 (unmerged)")
     reference = evaluate.class_scores(fp32, tok, ts, examples, progress=False)
-    agreement = evaluate.int8_agreement(tiny, str(tmp_path / "adapter"), {"jurisdiction": ts},
+    agreement = deployment.int8_agreement(tiny, str(tmp_path / "adapter"), {"jurisdiction": ts},
                                         {"jurisdiction": examples}, {"jurisdiction": reference})
-    assert agreement.loc["all", "examples"] == 6 and 0 <= agreement.loc["all", "low"] <= agreement.loc["all", "high"] <= 1
-    bands = agreement.attrs["by_margin"]
-    assert bands["examples"].sum() == 6 and bands["same class"].sum() == agreement.loc["all", "same class"]
-    assert 0 < agreement.attrs["median_change"] < 0.5  # weight-only int8 of a 2-layer model moves scores a little
-    assert "nats" in evaluate.int8_sentence(agreement)
+    assert agreement.table.loc["all", "examples"] == 6 and 0 <= agreement.table.loc["all", "low"] <= agreement.table.loc["all", "high"] <= 1
+    bands = agreement.by_margin
+    assert bands["examples"].sum() == 6 and bands["same class"].sum() == agreement.table.loc["all", "same class"]
+    assert 0 < agreement.median_change < 0.5  # weight-only int8 of a 2-layer model moves scores a little
+    assert "nats" in deployment.int8_sentence(agreement)
 
 
 def test_weight_only_int8_stores_int8_and_computes_what_its_dequantized_weight_would(tiny):

@@ -187,8 +187,8 @@ def test_without_patience_training_runs_to_the_cap_and_says_so(tiny, small_tasks
     assert (res.stopped, res.best_step, res.steps_done) == ("step cap", 6, 6)
     sentence = lora.stopping_sentence([res], settings)
     assert "still falling" in sentence and "under-trained" in sentence
-    table = lora.stopping_table([res], settings)
-    assert table.loc[0, "stopped by"] == "step cap" and "cap of 6 steps" in table.attrs["rule"]
+    table = lora.stopping_table([res])
+    assert table.loc[0, "stopped by"] == "step cap" and "cap of 6 steps" in lora.stopping_rule(settings)
 
 
 def test_resume_keeps_the_early_stopping_state(tiny, small_tasks, tmp_path, monkeypatch):

@@ -76,7 +76,8 @@ def test_a_hub_id_loads_offline_from_the_cache_in_bfloat16(hf_home):
 
 def test_an_uncached_id_fails_at_the_parameter_check_with_the_fix(hf_home, monkeypatch):
     from lab.dynamics import chapter as nb
-    from lab.legal import SPEC as LEGAL
+    from lab.legal.runs import LegalDesign
+    from lab.publish.design import defaults, validate
     from lab.publish.params import ParameterError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -89,7 +90,7 @@ def test_an_uncached_id_fails_at_the_parameter_check_with_the_fix(hf_home, monke
     assert "lab-test/absent" in message and "HF_HUB_OFFLINE" in message
     assert "hf auth login" in message and "local Hugging Face directory" in message
     with pytest.raises(ParameterError, match="lab-test/absent"):
-        LEGAL.params["model"].validate("lab-test/absent")
+        validate(LegalDesign, {**defaults(LegalDesign), "model": "lab-test/absent"}).check_here()
 
 
 def test_model_names_that_are_neither_path_nor_hub_id_list_every_form():

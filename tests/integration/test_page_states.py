@@ -112,3 +112,20 @@ def test_every_committed_result_is_called_by_a_published_page():
 
     committed = set(steps.RESULTS.glob("*/*.json"))
     assert committed and committed == pages.referenced_results()
+
+
+def test_legal_presentation_code_re_renders_and_training_code_retrains(copy):
+    """Part III: the page's tables (lab.legal.report) are presentation; the training loop of lab.legal.lora is
+    declared by every training step, so an edit of it re-trains each seed, and the steps measuring the first
+    seed's adapter with it."""
+    report = copy / "lab" / "legal" / "report.py"
+    report.write_text(report.read_text() + "\n# a wider table\n")
+    entry = status(copy)["p3_legal_lora"]
+    assert entry["stale"] and entry["runs"]["to_compute"] == []
+    lora = copy / "lab" / "legal" / "lora.py"
+    lora.write_text(lora.read_text().replace('    """Train a LoRA adapter on the training examples of ``tasks``',
+                                             '    """Train one LoRA adapter on the training examples of ``tasks``', 1))
+    entry = status(copy)["p3_legal_lora"]
+    steps = sorted({k.split("/")[0] for k in entry["runs"]["to_compute"]})
+    assert steps == ["measure_deployment", "measure_int8", "measure_sizes", "train_adapter"]
+    assert sum(k.startswith("train_adapter/") for k in entry["runs"]["to_compute"]) == 3  # one per seed

@@ -6,7 +6,7 @@ from lab.publish import runner
 
 LAB = runner.REPO / "lab"
 SHARED = {"lab", "lab.paths", "lab.atomic", "lab.inference", "lab.models", "lab.models.assets", "lab.gpt", "lab.train",
-          "lab.corpus", "lab.extraction", "lab.steps", "lab.cpu"}
+          "lab.corpus", "lab.extraction", "lab.steps", "lab.cpu", "lab.verdicts"}
 PARTS = ("lab.dynamics", "lab.memorization", "lab.infinito", "lab.legal", "lab.ledger")
 # memorization is a chapter of Part I; the ledger reads the legal plan's thresholds (lab.legal.criteria, through
 # the package lab.legal that holds it)
@@ -88,7 +88,7 @@ def test_the_checks_see_a_circle_and_a_crossing():
 # part's modules (any of them, one part), the shared rooms and the machinery. A page not yet converted imports ONE
 # module of its part (its chapter.py or page module), the machinery and the weights' record (CONTRIBUTING.md).
 PAGE_MODULES = {"lab.models.chapter", "lab.dynamics.chapter", "lab.memorization.chapter", "lab.infinito.chapter",
-                "lab.infinito.postmortem", "lab.legal.chapter", "lab.ledger"}
+                "lab.infinito.postmortem", "lab.ledger"}
 
 
 def page_imports(code: str, modules: set[str]) -> set[str]:

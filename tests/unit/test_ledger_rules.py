@@ -9,6 +9,7 @@ the verdict to ``CAN_RETURN``.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 from typing import NamedTuple
@@ -97,23 +98,32 @@ def p1e(**kw):
     return {"p1_experiments": kw}
 
 
+# a Part I page that ran a model of the original's size (the gpu-hub profile): the book's own run then judges
+AT_SCALE = {"__parameters__": {"model": "meta-llama/Meta-Llama-3-8B-Instruct"}, "p1e_model_params": 8_030_261_248}
+
+
 CASES = [
-    # the original's ordering C > B > A > D > E, on its own prompt edits
-    Case("action_impact_ranking", "supported", {}, "On the original's own text"),
-    Case("action_impact_ranking", "refuted", p1e(**drops("_seed", "EBADC")), "reversed: C < B"),
-    Case("action_impact_ranking", "inconclusive", p1e(**interval("p1e_drop_E_seed", 0.1, 0.06, 0.3))),
+    # the original's ordering C > B > A > D > E, on its own prompt edits, by a run at the original's size
+    Case("action_impact_ranking", "supported", p1e(**AT_SCALE), "On the original's own text"),
+    Case("action_impact_ranking", "refuted", p1e(**AT_SCALE, **drops("_seed", "EBADC")), "reversed: C < B"),
+    Case("action_impact_ranking", "inconclusive", p1e(**AT_SCALE, **interval("p1e_drop_E_seed", 0.1, 0.06, 0.3))),
+    # below it, the original's own figures: every gap is narrower than the spread of its repeated control calls
+    Case("action_impact_ranking", "inconclusive", {}, "a gap below 0.159 is within resampling"),
+    Case("action_impact_ranking", "inconclusive", p1e(**drops("_seed", "EBADC")), "this book's run (SmolLM2"),
     # levels: C > A, B > D > E
-    Case("level_hierarchy", "supported", {}),
-    Case("level_hierarchy", "refuted", p1e(**drops("", "DBACE", "prefix")), "reversed: C < A"),
-    Case("level_hierarchy", "inconclusive", p1e(**interval("p1e_prefix_A", 0.3, 0.1, 0.34))),
+    Case("level_hierarchy", "supported", p1e(**AT_SCALE)),
+    Case("level_hierarchy", "refuted", p1e(**AT_SCALE, **drops("", "DBACE", "prefix")), "reversed: C < A"),
+    Case("level_hierarchy", "inconclusive", p1e(**AT_SCALE, **interval("p1e_prefix_A", 0.3, 0.1, 0.34))),
     # the p(true) drop, where D measures its own bias, is shown and never judged
-    Case("level_hierarchy", "supported", p1e(**drops("", "DBACE")), "where D measures its own bias: D"),
+    Case("level_hierarchy", "supported", p1e(**AT_SCALE, **drops("", "DBACE")), "where D measures its own bias: D"),
     # the unperturbed model's view is the other common scale: shown, not judged
-    Case("level_hierarchy", "supported", p1e(**drops("", "ECABD", "view")), "what was generated (nats per token), "
-         "the other common scale: E"),
-    # Mistral-7B and Llama-3-8B cannot be loaded: only what the book's models score
-    Case("model_robustness_ranking", "not testable here", {}, "smollm2_135m 0.940"),
-    Case("model_robustness_ranking", "not testable here", p1e(p1e_robustness_tiny_gpt=0.5), "tiny_gpt 0.500"),
+    Case("level_hierarchy", "supported", p1e(**AT_SCALE, **drops("", "ECABD", "view")),
+         "what was generated (nats per token), the other common scale: E"),
+    # below the original's size: its "embedding" and "logit" levels are prompt edits, so its figures rank wordings
+    Case("level_hierarchy", "not supported", {}, "rank prompt wordings, not levels"),
+    # Mistral-7B and Llama-3-8B not both run: the book's definition on the original's own Δmem reverses the ranking
+    Case("model_robustness_ranking", "not supported", {}, "Mistral-7B 0.872 against Llama-3-8B 0.936"),
+    Case("model_robustness_ranking", "not supported", p1e(p1e_robustness_tiny_gpt=0.5), "tiny_gpt 0.500"),
     # a reader's gpu-hub page that ran both named models and glued intervals
     Case("model_robustness_ranking", "supported",
          p1e(**interval("p1e_robustness_mistralai_mistral_7b_instruct_v0_3", 0.96, 0.95, 0.97),
@@ -249,11 +259,27 @@ CASES = [
     Case("legal_latency", "refuted", {"p3_legal_lora": {"p3_int8_p50_ms": 120.0, "p3_int8_agreement": 0.5}}),
     Case("legal_latency", "refuted", {"p3_legal_lora": {"p3_int8_p50_ms": 120.0, "p3_int8_agreement": 0.93}}),
     # arithmetic on the plan's model (data/originals.yml), whatever the book's run was
-    Case("legal_deployment_size", "refuted", {}, "1,230 MB at int8"),
-    Case("lora_memory_reduction", "refuted", {}, "81.8% less memory"),
+    Case("legal_deployment_size", "refuted", {}, "1,230 MB at one byte per parameter: refuted"),
+    Case("legal_deployment_size", "refuted", {}, "1.95 bits per parameter"),
+    # equal precision decides (the claim's "architectural advantage"); int8 against 16 bits would pass
+    Case("lora_memory_reduction", "refuted", {}, "81.8% less memory: refuted"),
+    Case("lora_memory_reduction", "supported", {}, "90.9% less", {"decides": "int8 against 16-bit"}),
+    Case("lora_memory_reduction", "inconclusive", {}, "decide neither", {}),
+    # code readings and the originals' own figures (data/originals.yml): no page of the book is read
+    Case("lora_trainable_parameters", "refuted", {}, "trains 5,373,952 parameters"),
+    Case("original_action_levels", "refuted", {}, "1 of 3 act at the level"),
+    Case("original_metric_suite", "refuted", {}, "7 remain"),
+    Case("original_training_setting", "refuted", {}, "effective batch 16"),
+    Case("original_training_setting", "refuted", {}, "float32", {"setting": "precision"}),
+    Case("phi_weights_learned", "not supported", {}, "0.99995 at unit variance"),
+    Case("attractor_command_expectation", "refuted", {}, "ignores --models"),
+    Case("small_models_max_memorization", "refuted", {}, "0.255 (Mistral-7B, us_constitution)"),
 ]
 
 # Rules that read the originals' own figures (data/originals.yml): driven by replacing those figures.
+REVERSED = {"A": 0.3, "B": 0.2, "C": 0.0, "D": 0.4, "E": 0.5}  # E > D > A > B > C, the claim's order reversed
+LEVELS_AS_NAMED = {lv: {"acts_on": lv, "how": f"changes the {lv}s"} for lv in ("token", "embedding", "logit")}
+SMALL_AS_STATED = {"Llama-3-8B": {"counting": 0.120}, "Mistral-7B": {"harry_potter": 0.084}}
 ORIGINAL_CASES = [
     ("projection", "supported", {"figure": "val PPL after epoch 5", "low": 200.0, "high": 350.0}, {}),
     ("projection", "refuted", {"figure": "best validation PPL", "low": 50.0, "high": 80.0}, {}),
@@ -262,15 +288,60 @@ ORIGINAL_CASES = [
     ("original_not_overfitting", "supported", {}, {"model_a": {"val_ppl_by_epoch": [300.0, 230.0, 216.5]}}),
     ("model_b_changes", "supported", {}, {"model_b": {"code_differences": ["dropout 0.25"]}}),
     ("legal_deployment_size", "supported", {}, {"plan_model": {"params": 2.0e8}}),
+    ("legal_deployment_size", "inconclusive", {}, {"plan_model": {"params": 4.0e8}}),  # int8 over, 4 bits under
     ("lora_memory_reduction", "supported", {}, {"plan_model": {"params": 0.5e9}}),
+    # the original's own figures, with a control spread of 0 every gap resolves
+    ("action_impact_ranking", "supported", {}, {"lcd_run": {"control_mem": {"Llama-3-8B": {"A": 0.1, "B": 0.1}}}}),
+    ("action_impact_ranking", "refuted", {}, {"lcd_run": {"control_mem": {"Llama-3-8B": {"A": 0.1, "B": 0.1}},
+                                                           "delta_mem": {"Llama-3-8B": REVERSED}}}),
+    ("level_hierarchy", "supported", {}, {"lcd_actions": {"levels": LEVELS_AS_NAMED},
+                                          "lcd_run": {"control_mem": {"Llama-3-8B": {"A": 0.1, "B": 0.1}}}}),
+    ("level_hierarchy", "refuted", {}, {"lcd_actions": {"levels": LEVELS_AS_NAMED},
+                                        "lcd_run": {"control_mem": {"Llama-3-8B": {"A": 0.1, "B": 0.1}},
+                                                    "delta_mem": {"Llama-3-8B": REVERSED}}}),
+    ("level_hierarchy", "inconclusive", {}, {"lcd_actions": {"levels": LEVELS_AS_NAMED}}),
+    # Mistral's changes all small: the book's definition agrees with the claim, but one call per cell supports nothing
+    ("model_robustness_ranking", "inconclusive", {}, {"lcd_run": {"delta_mem": {
+        "Llama-3-8B": {"A": 0.1, "B": 0.1}, "Mistral-7B": {"A": 0.01, "B": -0.01}}}}),
+    # LoRA on q_proj and v_proj only: 1,703,936, within a factor 1.5 of 2M; a 2B base model is not "~1B"
+    ("lora_trainable_parameters", "supported", {}, {"plan_lora": {"target_modules": ["q_proj", "v_proj"]}}),
+    ("lora_trainable_parameters", "refuted", {}, {"plan_lora": {"target_modules": ["q_proj", "v_proj"]},
+                                                  "plan_model": {"params": 2.0e9}}),
+    ("original_action_levels", "supported", {}, {"lcd_actions": {"levels": LEVELS_AS_NAMED}}),
+    ("original_metric_suite", "supported", {}, {"lcd_metrics": {"fails": {}}}),
+    ("original_metric_suite", "refuted", {}, {"lcd_metrics": {"fails": {}, "computed": [f"m{i}" for i in range(9)]}}),
+    ("original_training_setting", "supported", {}, {"infinito_training": {"scripts": {
+        "A": {"batch": 16, "accumulation": 2, "precision": "float32"}}}}),
+    ("original_training_setting", "supported", {"setting": "precision"}, {"infinito_training": {"scripts": {
+        "A": {"batch": 16, "accumulation": 1, "precision": "FP16 (automatic mixed precision)"}}}}),
+    # a target the weighted sum can reach: the drift would then reflect the data
+    ("phi_weights_learned", "supported", {}, {"phi_weights": {"targets": [0.8]}}),
+    ("phi_weights_learned", "refuted", {}, {"phi_weights": {"reported": {"temporal": 0.3, "integration": 0.5,
+                                                                          "complexity": 0.1, "attention": 0.1}}}),
+    # a script that honoured --models, with a logged 70B run
+    ("attractor_command_expectation", "supported", {}, {"lcd_attractors": {
+        "reads_models_flag": True, "logged": {"Llama-3-70B": {"harry_potter": 0.95}}}}),
+    ("attractor_command_expectation", "refuted", {}, {"lcd_attractors": {
+        "reads_models_flag": True, "logged": {"Llama-3-70B": {"harry_potter": 0.5}}}}),
+    ("attractor_command_expectation", "not testable here", {}, {"lcd_attractors": {
+        "reads_models_flag": True, "score_weights": {"exact": 0.0, "leading_words": 0.0, "overlap": 1.0}}}),
+    # logs whose maximum is the stated 0.120: the 70B+ half then needs a logged run
+    ("small_models_max_memorization", "not supported", {}, {"lcd_attractors": {"logged": SMALL_AS_STATED}}),
+    ("small_models_max_memorization", "supported", {}, {"lcd_attractors": {
+        "logged": {**SMALL_AS_STATED, "Llama-3-70B": {"harry_potter": 0.98}}}}),
+    ("small_models_max_memorization", "refuted", {}, {"lcd_attractors": {
+        "logged": {**SMALL_AS_STATED, "Llama-3-70B": {"harry_potter": 0.5}}}}),
 ]
-ARGS = {"projection": {"figure": "val PPL after epoch 5", "low": 200.0, "high": 250.0}}
+ARGS = {"projection": {"figure": "val PPL after epoch 5", "low": 200.0, "high": 250.0},
+        "lora_memory_reduction": {"decides": "equal precision"}, "lora_trainable_parameters": {"tolerance": 1.5},
+        "original_training_setting": {"setting": "accumulation"},
+        "attractor_command_expectation": {"attractor": "harry_potter", "model": "Llama-3-70B", "above": 0.9}}
 
 # The verdicts each rule can return.
 CAN_RETURN = {
     "action_impact_ranking": {"supported", "refuted", "inconclusive"},
-    "level_hierarchy": {"supported", "refuted", "inconclusive"},
-    "model_robustness_ranking": {"supported", "refuted", "inconclusive", "not testable here"},
+    "level_hierarchy": {"supported", "refuted", "inconclusive", "not supported"},
+    "model_robustness_ranking": {"supported", "refuted", "inconclusive", "not supported"},
     "small_models_do_not_memorize": {"supported", "refuted"},
     "memorization_threshold_70b": {"supported", "refuted", "inconclusive"},
     "wikitext_ppl_reported": {"supported", "refuted", "inconclusive"},
@@ -292,8 +363,15 @@ CAN_RETURN = {
     "legal_beats_random": {"supported", "refuted", "not supported", "inconclusive"},
     "legal_gain_over_base": {"supported", "refuted", "inconclusive"},
     "legal_latency": {"supported", "refuted"},
-    "legal_deployment_size": {"supported", "refuted"},
-    "lora_memory_reduction": {"supported", "refuted"},
+    "legal_deployment_size": {"supported", "refuted", "inconclusive"},
+    "lora_memory_reduction": {"supported", "refuted", "inconclusive"},
+    "lora_trainable_parameters": {"supported", "refuted"},
+    "original_action_levels": {"supported", "refuted"},
+    "original_metric_suite": {"supported", "refuted"},
+    "original_training_setting": {"supported", "refuted"},
+    "phi_weights_learned": {"supported", "refuted", "not supported"},
+    "attractor_command_expectation": {"supported", "refuted", "not testable here"},
+    "small_models_max_memorization": {"supported", "refuted", "not supported"},
 }
 
 
@@ -304,8 +382,13 @@ def book_with(changes: dict) -> dict:
     return book
 
 
+@functools.cache
+def _originals() -> dict:
+    return ledger.load_originals()  # read once: the rules never change it, and each case merges into a copy
+
+
 def judge(rule: str, changes: dict, args: dict | None = None, originals: dict | None = None) -> ledger.Verdict:
-    figures = ledger.load_originals()
+    figures = _originals()
     for key, values in (originals or {}).items():
         figures = {**figures, key: {**figures[key], **values}}
     return ledger.RULES[rule](ledger.Results.of(book_with(changes), figures), **(ARGS.get(rule, {}) if args is None
