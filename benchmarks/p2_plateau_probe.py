@@ -63,6 +63,8 @@ def main(argv=None) -> int:
     parser.add_argument("--min-delta", type=float, default=0.005)
     parser.add_argument("--max-epochs", type=int, default=8)
     parser.add_argument("--json", default=str(Path(__file__).with_name("p2_plateau_probe.json")))
+    parser.add_argument("--append", action="store_true", help="add these sizes' runs to the runs already in --json "
+                        "(measured with the same settings)")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     choice = cpu.choose_dtype("auto")
@@ -72,6 +74,13 @@ def main(argv=None) -> int:
            "val_windows": len(data.val), "seq_len": p["seq_len"], "vocab": p["vocab"], "batch_size": p["batch_size"],
            "lr": p["lr"], "patience": args.patience, "min_delta": args.min_delta, "max_epochs": args.max_epochs,
            "kneser_ney_bigram_ppl": round(kneser_ney_ppl(data), 3), "runs": []}
+    if args.append and Path(args.json).is_file():
+        before = json.loads(Path(args.json).read_text())
+        same = ("train_windows", "val_windows", "seq_len", "vocab", "batch_size", "lr", "patience", "min_delta",
+                "max_epochs")
+        if any(before[k] != out[k] for k in same):
+            raise SystemExit(f"{args.json} was measured with other settings; run without --append")
+        out["runs"] = before["runs"]
     for size in args.sizes:
         width, layers = (int(x) for x in size.split("x"))
         for iit in (False, True):

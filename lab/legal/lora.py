@@ -37,8 +37,7 @@ from .. import atomic
 from ..train import Checkpoints, StepLoop
 from .batches import BATCHINGS, batch_order
 from .data import Example, TaskSet
-from .evaluate import (AUTOCAST, autocast_to, label_logprobs_batch, predict_scored, progress_default,
-                       vocabulary_logits)
+from .evaluate import AUTOCAST, autocast_to, label_logprobs_batch, progress_default, vocabulary_logits
 
 
 @dataclass
@@ -511,7 +510,8 @@ def plan_comparison(settings: LoraSettings, model: str, seeds: list[int], train_
 
 def stopping_rule(settings: LoraSettings) -> str:
     """The stopping rule in words."""
-    return (f"validation every {settings.eval_steps} steps; stop after {settings.patience} validations without a loss "
+    return (f"validation every {settings.eval_steps} steps on a fixed subset of {settings.eval_examples} validation "
+            f"examples per task; stop after {settings.patience} validations without a loss "
             f"at least {settings.min_improvement} nats below the best, or at the cap of {settings.max_steps} steps"
             if settings.patience else f"no early stopping: {settings.max_steps} steps")
 

@@ -124,6 +124,23 @@ class SystemScores:
         return glued
 
 
+LEARNED_BASELINES = ("TF-IDF + logistic regression", "frozen-feature probe")  # fitted on the same examples as LoRA
+
+
+def paired_figures(paired: dict) -> dict:
+    """LoRA minus each baseline that learns from the same examples, on each task's primary metric, with its
+    interval over seeds and test examples: ``p3_<task>_vs_<tfidf|probe>`` and ``_low``/``_high`` (what a finding
+    about LoRA against them may say; random and the base model are glued with the plan's criteria)."""
+    out = {}
+    for task, table in paired.items():
+        for (name, metric), row in table.iterrows():
+            if metric in ("accuracy", "exact match") and name in LEARNED_BASELINES:
+                key = f"p3_{task}_vs_{baselines.GLUE_KEYS[name]}"
+                out.update({key: float(row["difference"]), f"{key}_low": float(row["diff low"]),
+                            f"{key}_high": float(row["diff high"])})
+    return out
+
+
 def int8_tables(measured: Measured) -> tuple[Int8Agreement, pd.DataFrame]:
     """(the weight-only path's agreement, with its margin bands and median changes; the dynamic path's table)."""
     agreement = Int8Agreement(measured.tables["weight-only"].frame(), measured.tables["by margin"].frame(),
@@ -176,8 +193,8 @@ def conclusion(runs: list[AdapterRun], paired: dict, train_examples: int) -> str
     parts = [f"{plateaued} of {len(runs)} seeds stopped on a plateau of the validation loss, after "
              f"{min(epochs):.1f} to {max(epochs):.1f} epochs of {train_examples} training examples."]
     for task, table in paired.items():
-        found = [_compared(name, table.loc[(name, "accuracy")]) for name in
-                 ("TF-IDF + logistic regression", "frozen-feature probe") if (name, "accuracy") in table.index]
+        found = [_compared(name, table.loc[(name, "accuracy")]) for name in LEARNED_BASELINES
+                 if (name, "accuracy") in table.index]
         if found:
             parts.append(f"On {task}, LoRA's accuracy " + "; ".join(found) + ".")
     return " ".join(parts)
