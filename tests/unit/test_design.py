@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import typing
 from typing import Literal
 
 import pytest
@@ -96,3 +97,16 @@ def test_start_checks_what_the_machine_must_offer_and_a_profile_does_not():
         ds.start(NeedsMachine, {"device": "cuda", "seed": 0})
     chosen, record = ds.start(NeedsMachine, {"device": "cpu", "seed": 3})
     assert chosen.device == "cpu" and record.seed == 3 and record.params == {"device": "cpu", "seed": 3}
+
+
+@pytest.mark.parametrize("stem,cls", list(_designed()), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_choice_of_a_design_refuses_another_value_and_lists_the_valid_ones(stem, cls):
+    """What test_params checks of the pages not yet on designs, for the designed ones: a Literal parameter given a
+    value outside its choices stops the run with one message that lists them."""
+    defaults = ds.defaults(cls)
+    for name, info in cls.__pydantic_fields__.items():
+        if typing.get_origin(info.annotation) is not typing.Literal:
+            continue
+        with pytest.raises(ParameterError, match=f"parameter '{name}': 'no-such-choice' is not a valid choice; valid "
+                                                 "choices: "):
+            ds.validate(cls, {**defaults, name: "no-such-choice"})
