@@ -16,11 +16,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lab import cpu, train  # noqa: E402
+from lab import corpus, cpu, train  # noqa: E402
 from lab.infinito import chapter as part2, textstats  # noqa: E402
 from lab.infinito.model import Infinito  # noqa: E402
 
@@ -30,10 +31,10 @@ PROFILE = {"corpus": "substitute", "wikitext_path": "", "vocab": 4096, "seq_len"
 
 
 def kneser_ney_ppl(data: part2.Data) -> float:
+    """The bigram's perplexity on every next token within the validation windows (the pairs the models predict)."""
     model = textstats.KneserNeyBigram(data.train.reshape(-1).numpy(), data.vocab_size)
     val = data.val.numpy()
-    probs = model.prob(val[:, :-1].reshape(-1), val[:, 1:].reshape(-1))
-    return float(math.exp(-float(torch.log(torch.as_tensor(probs)).mean())))
+    return math.exp(-np.log(model.prob(val[:, :-1].reshape(-1), val[:, 1:].reshape(-1))).mean())
 
 
 def run(p: dict, data: part2.Data, iit: bool, seed: int, patience: int, min_delta: float, max_epochs: int) -> dict:
@@ -44,7 +45,7 @@ def run(p: dict, data: part2.Data, iit: bool, seed: int, patience: int, min_delt
     model = Infinito(part2.model_config(p, data, causal=True, iit=iit))
     n_params = sum(t.numel() for t in model.parameters())
     t0 = time.perf_counter()
-    collate = part2.corpus.make_collate(True, pad_id=data.vocab.unk)
+    collate = corpus.make_collate(True, pad_id=data.vocab.unk)
     result = train.train(model, data.train, data.val, cfg, collate)
     seconds = time.perf_counter() - t0
     curve = [{"epoch": round(e["step"] / steps_per_epoch, 2), "val_ppl": round(math.exp(e["loss"]), 3)}

@@ -221,7 +221,8 @@ def record_model(model: str) -> None:
 
 
 def _finite(record: dict) -> dict:
-    """A history record with NaN (no training loss before the first step) as None, which JSON can hold."""
+    """A record with NaN (no training loss before the first step, no interval on a total row) as None, which
+    JSON can hold."""
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in record.items()}
 
 
@@ -268,8 +269,7 @@ class Table:
     def of(cls, frame: pd.DataFrame) -> "Table":
         names = [n for n in frame.index.names if n is not None] or ["index"]
         flat = frame.reset_index() if frame.index.names[0] is not None else frame.reset_index(names="index")
-        return cls(names, [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
-                           for r in flat.to_dict("records")])
+        return cls(names, [_finite(r) for r in flat.to_dict("records")])
 
     def frame(self) -> pd.DataFrame:
         table = pd.DataFrame.from_records(self.rows).set_index(self.index)
