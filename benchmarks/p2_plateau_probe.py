@@ -37,10 +37,11 @@ def kneser_ney_ppl(data: part2.Data) -> float:
     return math.exp(-np.log(model.prob(val[:, :-1].reshape(-1), val[:, 1:].reshape(-1))).mean())
 
 
-def run(p: dict, data: part2.Data, iit: bool, seed: int, patience: int, min_delta: float, max_epochs: int) -> dict:
+def run(p: dict, data: part2.Data, iit: bool, seed: int, patience: int, min_delta: float, max_epochs: int,
+        lr_patience: int = 2) -> dict:
     steps_per_epoch = math.ceil(len(data.train) / p["batch_size"])
     cfg = part2.train_config(p, seed, epochs=max_epochs, eval_every=steps_per_epoch // 2, early_stopping=patience,
-                             min_delta=min_delta)
+                             min_delta=min_delta, plateau_patience=lr_patience)
     torch.manual_seed(seed)
     model = Infinito(part2.model_config(p, data, causal=True, iit=iit))
     n_params = sum(t.numel() for t in model.parameters())
@@ -48,7 +49,7 @@ def run(p: dict, data: part2.Data, iit: bool, seed: int, patience: int, min_delt
     collate = corpus.make_collate(True, pad_id=data.vocab.unk)
     result = train.train(model, data.train, data.val, cfg, collate)
     seconds = time.perf_counter() - t0
-    curve = [{"epoch": round(e["step"] / steps_per_epoch, 2), "val_ppl": round(math.exp(e["loss"]), 3)}
+    curve = [{"epoch": round(e["step"] / steps_per_epoch, 2), "val_ppl": round(math.exp(e["loss"]), 3), "lr": e["lr"]}
              for e in result.evals]
     return {"iit": iit, "n_embd": p["n_embd"], "n_layer": p["n_layer"], "params": n_params,
             "stopped_early": result.stopped_early, "best_val_ppl": round(result.best_val_ppl, 3),
@@ -63,21 +64,24 @@ def main(argv=None) -> int:
     parser.add_argument("--patience", type=int, default=3)
     parser.add_argument("--min-delta", type=float, default=0.005)
     parser.add_argument("--max-epochs", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=PROFILE["lr"], help="peak learning rate")
+    parser.add_argument("--lr-patience", type=int, default=2, help="validations without a gain before the "
+                        "learning rate halves (model A's script: 2)")
     parser.add_argument("--json", default=str(Path(__file__).with_name("p2_plateau_probe.json")))
     parser.add_argument("--append", action="store_true", help="add these sizes' runs to the runs already in --json "
                         "(measured with the same settings)")
     args = parser.parse_args(argv)
     torch.set_num_threads(2)
     choice = cpu.choose_dtype("auto")
-    p = {**PROFILE, "precision": "bf16" if choice.resolved == "bfloat16" else "fp32"}
+    p = {**PROFILE, "lr": args.lr, "precision": "bf16" if choice.resolved == "bfloat16" else "fp32"}
     data = part2.load_data(p)
     out = {"machine": cpu.machine(), "dtype": choice.__dict__, "train_windows": len(data.train),
            "val_windows": len(data.val), "seq_len": p["seq_len"], "vocab": p["vocab"], "batch_size": p["batch_size"],
-           "lr": p["lr"], "patience": args.patience, "min_delta": args.min_delta, "max_epochs": args.max_epochs,
+           "lr": p["lr"], "lr_patience": args.lr_patience, "patience": args.patience, "min_delta": args.min_delta, "max_epochs": args.max_epochs,
            "kneser_ney_bigram_ppl": round(kneser_ney_ppl(data), 3), "runs": []}
     if args.append and Path(args.json).is_file():
         before = json.loads(Path(args.json).read_text())
-        same = ("train_windows", "val_windows", "seq_len", "vocab", "batch_size", "lr", "patience", "min_delta",
+        same = ("train_windows", "val_windows", "seq_len", "vocab", "batch_size", "lr", "lr_patience", "patience", "min_delta",
                 "max_epochs")
         if any(before[k] != out[k] for k in same):
             raise SystemExit(f"{args.json} was measured with other settings; run without --append")
@@ -86,7 +90,7 @@ def main(argv=None) -> int:
         width, layers = (int(x) for x in size.split("x"))
         for iit in (False, True):
             row = run({**p, "n_embd": width, "n_layer": layers}, data, iit, 0, args.patience, args.min_delta,
-                      args.max_epochs)
+                      args.max_epochs, args.lr_patience)
             out["runs"].append(row)
             print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
             Path(args.json).write_text(json.dumps(out, indent=1) + "\n")

@@ -83,7 +83,7 @@ def _glued(nb: dict, name: str) -> dict:
 
 def _move_lr(nb: dict, factor: float) -> None:
     injected = next(c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
-    lr = next(float(line.split("=")[1]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])
+    lr = next(float(line.split("=")[1].split("#")[0]) for c in nb["cells"] if "parameters" in c["metadata"].get("tags", [])
               for line in "".join(c["source"]).splitlines() if line.startswith("lr ="))
     injected["source"] = "".join(injected["source"]) + f"lr = {lr * factor!r}\n"
 

@@ -88,7 +88,7 @@ def test_the_checks_see_a_circle_and_a_crossing():
 # part's modules (any of them, one part), the shared rooms and the machinery. A page not yet converted imports ONE
 # module of its part (its chapter.py or page module), the machinery and the weights' record (CONTRIBUTING.md).
 PAGE_MODULES = {"lab.models.chapter", "lab.dynamics.chapter", "lab.memorization.chapter", "lab.infinito.chapter",
-                "lab.infinito.postmortem", "lab.ledger"}
+                "lab.infinito.postmortem", "lab.infinito.expectations", "lab.ledger"}
 
 
 def page_imports(code: str, modules: set[str]) -> set[str]:
