@@ -179,10 +179,12 @@ def lora_workloads(peaks: dict, quick: bool) -> list[dict]:
 
 def gpt_workload(name: str, peaks: dict, vocab: int, n_layer: int, n_embd: int, length: int, batch: int,
                  quick: bool) -> list[dict]:
+    """A small GPT's training step in float32 (the reference), bfloat16 autocast, and bfloat16 autocast under
+    torch.compile (the levers Part II's loop uses where they pay; its FLOPs are the eager step's)."""
     from lab.gpt import GPT, GPTConfig, make_adamw
 
     rows = []
-    for dtype in ("float32", "bfloat16"):
+    for dtype, compiled in (("float32", False), ("bfloat16", False), ("bfloat16", True)):
         torch.manual_seed(0)
         model = GPT(GPTConfig(vocab_size=vocab, block_size=length, n_layer=n_layer, n_head=max(1, n_embd // 32),
                               n_embd=n_embd))
@@ -190,18 +192,22 @@ def gpt_workload(name: str, peaks: dict, vocab: int, n_layer: int, n_embd: int, 
         x = torch.randint(0, vocab, (batch, length))
         context = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if dtype == "bfloat16" else nullcontext
 
-        def step():
+        def step(forward=model):
             with context():
-                _, loss = model(x, x)
+                _, loss = forward(x, x)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
 
-        seconds = seconds_per_step(step, min_seconds=2 if quick else 8)
         flops = counted_flops(step) + attention_flops(batch, max(1, n_embd // 32), length, min(n_embd, 32), n_layer,
                                                       training=True)
-        config = (f"{'float32' if dtype == 'float32' else 'bfloat16 autocast'}, d {n_embd}, {n_layer} layers, "
-                  f"vocabulary {vocab}, windows of {length}, batch {batch}")
+        timed = step
+        if compiled:
+            fast = torch.compile(model)
+            timed = lambda: step(fast)  # noqa: E731
+        seconds = seconds_per_step(timed, warmup=3 if compiled else 1, min_seconds=2 if quick else 8)
+        config = (f"{'float32' if dtype == 'float32' else 'bfloat16 autocast'}{', torch.compile' if compiled else ''}, "
+                  f"d {n_embd}, {n_layer} layers, vocabulary {vocab}, windows of {length}, batch {batch}")
         rows.append(row(name, config, dtype, flops, batch, seconds, peaks))
     return rows
 
@@ -265,7 +271,7 @@ def main(argv=None) -> int:
     peaks = {"float32": round(peak_gflops(torch.float32), 1), "bfloat16": round(peak_gflops(torch.bfloat16), 1)}
     print(f"peak: {peaks}", flush=True)
     rows = lora_workloads(peaks, args.quick)
-    rows += gpt_workload("Part II step", peaks, 4096, 2, 64, 64, 16, args.quick)
+    rows += gpt_workload("Part II step", peaks, 2048, 2, 64, 64, 16, args.quick)  # p2_training's shapes
     rows += gpt_workload("ladder step", peaks, 256, 4, 128, 128, 32, args.quick)
     rows += forward_workload(peaks, args.quick)
     out = {"machine": {**{k: v for k, v in cpu.machine().items() if k != "torch_threads"}, "threads": args.threads,

@@ -26,6 +26,7 @@ class RunScale:
     params: float | None = None
     data: str | None = None
     steps: float | None = None
+    vocab: int | None = None  # token ids the run's model predicts over
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Scale:
     params: tuple[float, float] | None = None  # the parameter range the claim is about
     data: str | None = None  # the corpus it is about
     steps: float | None = None  # the training it is about (the unit the part's runs report)
+    vocab: int | None = None  # the vocabulary it needs (a claim about a tokenizer's ids)
     independent: str | None = None
 
     def __post_init__(self):
@@ -57,6 +59,8 @@ class Scale:
         if self.params is not None and (run.params is None or not self.params[0] <= run.params <= self.params[1]):
             return False
         if self.data is not None and run.data != self.data:
+            return False
+        if self.vocab is not None and run.vocab != self.vocab:
             return False
         return self.steps is None or (run.steps is not None and run.steps >= self.steps)
 

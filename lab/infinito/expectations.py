@@ -14,16 +14,24 @@ from . import textstats
 from .chapter import Data, Shown, at_original_size, corpus_sentence, train_config, train_recipe
 from .chapter import SPEC_EXPECTATIONS, load_data, save_results  # noqa: F401  (the page's set-up and record)
 from .generate import DECODERS, generate
-from .model import RECIPES, Infinito
+from ..verdicts import NOT_TESTABLE, RunScale, Scale, Verdict, gate
+from .model import OCTOBER_PARAMETERS, RECIPES, Infinito
 
 # ---------------------------------------------------------------- the expectations document, one row per projection
 
+GPT2_VOCAB = 50257
+# The scale each projection needs, in the book's one scale gate (lab.verdicts): the 6-layer configuration's size
+# within 1% (the document's "71M"), WikiText-2, the full GPT-2 vocabulary, or none (the logic holds at any size).
+_SIZE = (0.99 * OCTOBER_PARAMETERS, 1.01 * OCTOBER_PARAMETERS)
 SCOPES = {
-    "any size": "the logic does not depend on size or corpus",
-    "full vocabulary": "needs the full GPT-2 vocabulary",
-    "original size": "a property of the trained model at its projected size",
-    "WikiText-2, original size": "an absolute figure on WikiText-2 at the projected size",
+    "any size": Scale("the expectations' 6-layer model", independent="the logic does not depend on size or corpus"),
+    "full vocabulary": Scale("a model over the full GPT-2 vocabulary", vocab=GPT2_VOCAB),
+    "original size": Scale("the 6-layer model at its original size (a property of the trained model)",
+                           params=_SIZE),
+    "WikiText-2, original size": Scale("the 6-layer model at its original size on WikiText-2 (an absolute figure)",
+                                       params=_SIZE, data="wikitext-2"),
 }
+NOT_PROJECTED = "not a projection"  # a figure the document reports or sets: shown, not judged
 
 
 @dataclass(frozen=True)
@@ -88,23 +96,27 @@ PROJECTIONS = (
 )
 
 
-def scope_met(scope: str, p: dict, corpus_name: str) -> bool:
-    return {"any size": True, "full vocabulary": p["vocab"] == 0, "original size": at_original_size(p),
-            "WikiText-2, original size": corpus_name == "wikitext-2" and at_original_size(p)}[scope]
+def run_scale(n_params_full: int, vocab_size: int, corpus_name: str, at_size: bool) -> RunScale:
+    """What the page's run was, in the gate's terms: its configuration's size at the original size when it ran that
+    size (else 0: a scaled-down run), its corpus and its vocabulary."""
+    return RunScale(f"the 6-layer model {'at its original size' if at_size else 'scaled down'} on {corpus_name}, "
+                    f"{vocab_size:,} token ids", params=n_params_full if at_size else 0, data=corpus_name,
+                    vocab=vocab_size)
 
 
-def judge_projections(measured: dict, p: dict, corpus_name: str) -> list[dict]:
-    """One row per projection: the measured value and a verdict ('met', 'not met', 'not testable here',
-    'not a projection'); a projection is judged only when the run is at its scope."""
+def judge_projections(measured: dict, run: RunScale) -> list[dict]:
+    """One row per figure of the document: the measured value and, for a projection, a verdict of lab.verdicts
+    (inside the projected range: supported; outside: refuted), which the scale gate lets stand only at its scope."""
     rows = []
     for pr in PROJECTIONS:
         value = measured.get(pr.measure, float("nan"))
         if pr.within is None:
-            verdict = "not testable here" if pr.measure == "explored share" else "not a projection"
-        elif not scope_met(pr.scope, p, corpus_name) or not math.isfinite(value):
-            verdict = "not testable here"
+            verdict = NOT_TESTABLE if pr.measure == "explored share" else NOT_PROJECTED
+        elif not math.isfinite(value):
+            verdict = NOT_TESTABLE
         else:
-            verdict = "met" if pr.within[0] <= value <= pr.within[1] else "not met"
+            status = "supported" if pr.within[0] <= value <= pr.within[1] else "refuted"
+            verdict = gate(SCOPES[pr.scope], Verdict(status, f"{value:g}", run)).status
         rows.append({"figure": pr.figure, "projected (004)": pr.projected, "measured": value,
                      "verdict": verdict, "judged at": pr.scope, "note": pr.note})
     return rows
@@ -113,9 +125,9 @@ def judge_projections(measured: dict, p: dict, corpus_name: str) -> list[dict]:
 def projection_summary(rows: list[dict]) -> dict:
     """Counts and lists of the verdicts (unrelated items: a count with the list, no proportion or interval)."""
     by = {v: [r["figure"] for r in rows if r["verdict"] == v]
-          for v in ("met", "not met", "not testable here", "not a projection")}
-    return {"met": len(by["met"]), "judged": len(by["met"]) + len(by["not met"]),
-            "untestable": len(by["not testable here"]), "lists": by}
+          for v in ("supported", "refuted", NOT_TESTABLE, NOT_PROJECTED)}
+    return {"supported": len(by["supported"]), "judged": len(by["supported"]) + len(by["refuted"]),
+            "untestable": len(by[NOT_TESTABLE]), "lists": by}
 
 
 def memory_measurements(memory, calls: int) -> dict:
@@ -169,9 +181,9 @@ def training_measures(result) -> dict:
 def projection_sentence(summary: dict) -> str:
     lists = summary["lists"]
     join = lambda xs: "; ".join(xs) if xs else "none"
-    return (f"Of the projections this run can judge, {summary['met']} of {summary['judged']} were met "
-            f"(met: {join(lists['met'])}; not met: {join(lists['not met'])}). {summary['untestable']} are not "
-            f"testable here ({join(lists['not testable here'])}): an absolute perplexity or BLEU on WikiText-2 "
+    return (f"Of the projections this run can judge, {summary['supported']} of {summary['judged']} are supported "
+            f"(supported: {join(lists['supported'])}; refuted: {join(lists['refuted'])}). {summary['untestable']} are "
+            f"not testable here ({join(lists[NOT_TESTABLE])}): an absolute perplexity or BLEU on WikiText-2 "
             "needs WikiText-2 at the projected size, and a property of the trained model needs its projected "
             "size. The projections are unrelated items, so they are counted and listed, not pooled into a "
             "proportion with an interval.")
@@ -214,13 +226,14 @@ def expectations_judged(run: ExpectationsRun, data: Data, p: dict, seed: int) ->
                 **memory_measurements(model.memory, int(model.memory.write_count)),
                 "sigma": model.exploration_sigma.item(),
                 "parameters (millions)": run.setup.glued["n_params_full"] / 1e6}
-    rows = judge_projections(measured, p, data.corpus.name)
+    rows = judge_projections(measured, run_scale(run.setup.glued["n_params_full"], data.vocab_size, data.corpus.name,
+                                                 at_original_size(p)))
     summary = projection_summary(rows)
     table = pd.DataFrame(rows).set_index("figure")
-    glued = {"met": summary["met"], "judged": summary["judged"], "untestable": summary["untestable"],
-             "met_list": "; ".join(summary["lists"]["met"]) or "none",
-             "not_met_list": "; ".join(summary["lists"]["not met"]) or "none",
-             "untestable_list": "; ".join(summary["lists"]["not testable here"]) or "none",
+    glued = {"supported": summary["supported"], "judged": summary["judged"], "untestable": summary["untestable"],
+             "supported_list": "; ".join(summary["lists"]["supported"]) or "none",
+             "refuted_list": "; ".join(summary["lists"]["refuted"]) or "none",
+             "untestable_list": "; ".join(summary["lists"][NOT_TESTABLE]) or "none",
              "best_ppl": measured["best val PPL"], "selfbleu": measured["self-BLEU"],
              "projection_sentence": Markdown(projection_sentence(summary))}
     record = {"configuration": EXPECTATIONS_RECIPE, "rows": table.reset_index().to_dict("records"),

@@ -415,10 +415,10 @@ def projection(r: Results, figure: str, low: float, high: float) -> Verdict:
             return Verdict(status, f"{value:g} against the projected {_span(low, high)} ("
                            f"{r.original(key, 'what')}; {r.original(key, 'cite')})", run_original(r, key))
     p = "p2_expectations"
-    verdicts = {"supported": "met_list", "refuted": "not_met_list", "not testable here": "untestable_list"}
+    verdicts = {"supported": "supported_list", "refuted": "refuted_list", "not testable here": "untestable_list"}
     for status, name in verdicts.items():
         if figure in _listed(r, p, name):
-            return Verdict(status, f"the expectations page judges it {name.removesuffix('_list').replace('_', ' ')} "
+            return Verdict(status, f"the expectations page judges it {status} "
                            f"(projected {_span(low, high)}; {r(p, 'n_params_run'):,} parameters, {r(p, 'n_layer_run')} "
                            "layers, on the corpus stated there)", run_part2(r, p))
     raise LedgerError(f"book/{p}.ipynb lists no projection {figure!r}")
@@ -503,10 +503,17 @@ def legal_concept_accuracy(r: Results) -> Verdict:
 
 @rule
 def legal_loss_reduction(r: Results) -> Verdict:
-    v, lo, hi = (r("p3_legal_lora", k) for k in ("p3_loss_reduction", "p3_loss_reduction_low",
-                                                  "p3_loss_reduction_high"))
-    return Verdict(against(lo, hi, legal_plan.LOSS_REDUCTION), f"validation-loss reduction {ci(v, lo, hi)} (t interval over seeds)",
-                   run_part3(r))
+    """Convergence as the plan words it: the loss reduction past 50% (t interval over seeds), and every seed stopped
+    by its plateau, not by the step cap. A seed still learning at the cap is training that did not converge."""
+    p = "p3_legal_lora"
+    v, lo, hi = (r(p, k) for k in ("p3_loss_reduction", "p3_loss_reduction_low", "p3_loss_reduction_high"))
+    done, seeds = r(p, "p3_plateaued_seeds"), r(p, "p3_seeds")
+    fig = (f"validation-loss reduction {ci(v, lo, hi)} (t interval over seeds); {done} of {seeds} seeds stopped "
+           "because their validation loss stopped improving")
+    if done < seeds:
+        return Verdict("refuted" if hi < legal_plan.LOSS_REDUCTION else "not supported",
+                       fig + "; the others were still learning at the step cap", run_part3(r))
+    return Verdict(against(lo, hi, legal_plan.LOSS_REDUCTION), fig, run_part3(r))
 
 
 PLAN_TASKS = ("jurisdiction", "topic")  # the plan's two accuracy criteria; cloze is the book's addition

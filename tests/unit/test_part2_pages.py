@@ -6,6 +6,7 @@ import torch
 
 from lab import corpus
 from lab.infinito import chapter as part2, expectations
+from lab.verdicts import VERDICTS
 
 SMALL = dict(vocab=4096, n_layer=2, n_head=4, n_embd=64, seq_len=64, train_windows=600, val_windows=160)
 FULL = dict(vocab=0, n_layer=4, n_head=8, n_embd=512, seq_len=256, train_windows=0, val_windows=0)
@@ -32,19 +33,27 @@ def test_corpus_sentence_says_when_the_reports_numbers_compare():
 def test_projections_are_judged_only_at_their_scope():
     measured = {"best val PPL": 60.0, "val PPL epoch 5": 220.0, "parameters (millions)": 71.43,
                 "occupied slots": 256.0, "unk share": 0.0, "self-BLEU": 0.75}
-    small = {r["figure"]: r["verdict"] for r in expectations.judge_projections(measured, SMALL, "shakespeare-milton")}
+    full_size = expectations.OCTOBER_PARAMETERS
+    scaled_down = expectations.run_scale(full_size, 4096, "shakespeare-milton", at_size=False)
+    small = {r["figure"]: r["verdict"] for r in expectations.judge_projections(measured, scaled_down)}
     assert small["best validation PPL"] == "not testable here"
     assert small["self-BLEU (read as diversity)"] == "not testable here"
-    assert small["parameters"] == "met" and small["active memory slots"] == "not met"
+    assert small["parameters"] == "supported" and small["active memory slots"] == "refuted"
     assert small["<unk> share"] == "not testable here"  # the cut vocabulary has an unk id
     assert small["val PPL after epoch 1"] == "not a projection"
-    full = {r["figure"]: r["verdict"] for r in expectations.judge_projections(measured, FULL, "wikitext-2")}
-    assert full["best validation PPL"] == "met" and full["val PPL after epoch 5"] == "met"
-    assert full["self-BLEU (read as diversity)"] == "met" and full["<unk> share"] == "met"
+    original = expectations.run_scale(full_size, 50257, "wikitext-2", at_size=True)
+    full = {r["figure"]: r["verdict"] for r in expectations.judge_projections(measured, original)}
+    assert full["best validation PPL"] == "supported" and full["val PPL after epoch 5"] == "supported"
+    assert full["self-BLEU (read as diversity)"] == "supported" and full["<unk> share"] == "supported"
     assert full["val PPL after epoch 10"] == "not testable here"  # not measured
-    summary = expectations.projection_summary(expectations.judge_projections(measured, SMALL, "shakespeare-milton"))
-    assert (summary["met"], summary["judged"]) == (1, 2) and "parameters" in summary["lists"]["met"]
+    on_substitute = expectations.run_scale(full_size, 50257, "shakespeare-milton", at_size=True)
+    other = {r["figure"]: r["verdict"] for r in expectations.judge_projections(measured, on_substitute)}
+    assert other["best validation PPL"] == "not testable here" and other["self-BLEU (read as diversity)"] == "supported"
+    summary = expectations.projection_summary(expectations.judge_projections(measured, scaled_down))
+    assert (summary["supported"], summary["judged"]) == (1, 2) and "parameters" in summary["lists"]["supported"]
     assert len(expectations.PROJECTIONS) == sum(len(v) for v in summary["lists"].values())
+    verdicts = {r["verdict"] for r in expectations.judge_projections(measured, original)}
+    assert verdicts - {expectations.NOT_PROJECTED} <= set(VERDICTS)  # the book's one vocabulary
 
 
 def test_mechanism_sentence_follows_the_numbers():
