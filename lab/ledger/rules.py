@@ -274,16 +274,17 @@ def memorization_score_protocol(r: Results) -> Verdict:
 @rule
 def collate_bug_fake_ppl(r: Results) -> Verdict:
     """The claim has two parts: 18.99 is a false perplexity, and unshifted labels caused it. The second is judged
-    by where one epoch of the copy bug ends: trained to its plateau, the copy task passes 18.99 early and goes on
-    to about 1, so a one-epoch figure of 18.99 needs another cause (the page reads the original's pipelines). That
-    reading holds only for a curve at the original's learning rate; any other is "inconclusive"."""
+    by where one epoch of the copy bug leaves a model trained at the original's learning rate on an epoch of the
+    original's length: far below 18.99 (under half), and the figure needs another cause (the page reads the
+    original's pipelines) - "not supported", from one run; at or above it, "supported"; in between, "inconclusive".
+    A curve at another learning rate cannot place 18.99: "inconclusive"."""
     p = "p2_collate_postmortem"
     fake, honest, reported = r(p, "fake"), r(p, "honest"), r(p, "reported_fake")
     run = run_part2(r, p)
     if not fake < honest / 5:
         return Verdict("refuted", f"unshifted labels give PPL {fake:.2f}, not far below the {honest:.2f} of the same "
                        f"model with shifted labels (reported {reported})", run)
-    plateau, cross, epoch = r(p, "plateau_ppl"), r(p, "cross_step"), r(p, "steps_per_epoch")
+    cross, epoch = r(p, "cross_step"), r(p, "steps_per_epoch")
     first = (f"unshifted labels give a false PPL ({fake:.2f} against {honest:.2f} with shifted labels, same "
              f"model and steps)")
     lr, original_lr = r.parameter(p, "curve_lr"), r.original("fake_ppl_run", "lr")
@@ -292,15 +293,21 @@ def collate_bug_fake_ppl(r: Results) -> Verdict:
         return Verdict("inconclusive", f"{first}; whether one epoch of the bug ends near {reported} is not judged: the "
                        f"copy curve ran at lr {lr:g}, the original at {original_lr:g} with an epoch of "
                        f"{r.original('fake_ppl_run', 'epoch_lines'):,} lines, so a curve at the original's settings is "
-                       f"needed (this one passes {reported} at step {cross:.0f} of a {epoch:.0f}-step epoch and levels "
-                       f"off at {plateau:.3f})", run)
-    if 0 <= cross <= epoch and plateau < reported / 5:
-        return Verdict("not supported", f"{first}; but trained on, the copy task passes {reported} at step "
-                       f"{cross:.0f} of a {epoch:.0f}-step epoch and levels off at {plateau:.3f}, and the "
-                       f"original's own copy-bug trainer stored {r(p, 'orig_epoch1'):.2f} after one epoch: "
-                       "one epoch of the bug gives about 1, not the reported figure", run)
-    return Verdict("supported", f"{first}; one epoch of the copy task is still at or above the reported "
-                   f"{reported} (first step below it: {cross:.0f}, epoch {epoch:.0f} steps)", run)
+                       f"needed (this one passes {reported} at step {cross:.0f} of a {epoch:.0f}-step epoch)", run)
+    at, step = r(p, "epoch1_ppl"), r(p, "epoch1_step")
+    where = (f"at the original's lr {original_lr:g} and epoch of {r.original('fake_ppl_run', 'epoch_lines'):,} lines "
+             f"({epoch:.0f} steps), the copy task passes {reported} at step {cross:.0f} and stands at {at:.2f} by step "
+             f"{step:.0f} (one run)")
+    if math.isnan(at):
+        return Verdict("inconclusive", f"{first}; no evaluation of the copy curve falls within its first epoch", run)
+    if at < reported / 2:
+        return Verdict("not supported", f"{first}; but {where}, and the original's own copy-bug trainer stored "
+                       f"{r(p, 'orig_epoch1'):.2f} after one epoch: one epoch of the bug gives far less than the "
+                       "reported figure", run)
+    if at >= reported:
+        return Verdict("supported", f"{first}; {where}: one epoch of the copy task is still at or above the "
+                       f"reported {reported}", run)
+    return Verdict("inconclusive", f"{first}; {where}: below the reported figure by less than half", run)
 
 
 @rule

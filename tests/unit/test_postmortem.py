@@ -92,3 +92,17 @@ def test_leak_sentence_follows_the_measurement():
     used = pm.leak_sentence({"ppl_full": 2.0, "ppl_past_only": 200.0, "ratio": 100.0}, 1000)
     unused = pm.leak_sentence({"ppl_full": 260.0, "ppl_past_only": 262.0, "ratio": 262 / 260}, 1000)
     assert "uses the leak" in used and "not learned to use" in unused and "1,000 parameters" in unused
+
+
+def test_one_epoch_of_the_copy_curve_is_read_at_its_last_evaluation_inside_it():
+    steps, ppl = [0, 50, 100, 150, 200, 250, 300, 350], [5000, 159, 35, 15.4, 10.3, 8.0, 6.5, 5.6]
+    assert pm.at_epoch(steps, ppl, 313) == {"step": 300, "ppl": 6.5}
+    assert pm.at_epoch(steps, ppl, 40) is None
+    far = pm.verdict_sentence({"step": 300, "ppl": 6.5}, None, 1.28, 313, 18.99)
+    assert far.startswith("So 18.99 is not where") and "still falling at the end of the run (1.280)" in far
+    assert "can give the figure" in pm.verdict_sentence({"step": 300, "ppl": 25.0}, None, 2.0, 313, 18.99)
+    assert "cannot place" in pm.verdict_sentence({"step": 300, "ppl": 12.0}, None, 2.0, 313, 18.99)
+    assert "cannot say" in pm.verdict_sentence(None, None, 2.0, 313, 18.99)
+    assert "does not stand far below it" in pm.attribution_sentence({"step": 300, "ppl": 12.0}, 0.5, 3.9, 18.99)
+    assert "copy task stands far below it" in pm.attribution_sentence({"step": 300, "ppl": 6.5}, 0.5, 0.9, 18.99)
+    assert "Taken together" in pm.attribution_sentence({"step": 300, "ppl": 6.5}, 0.5, 3.9, 18.99)
