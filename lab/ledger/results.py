@@ -184,12 +184,17 @@ PART2_SIZE_GLUE = {"p2_training": "n_params", "p2_expectations": "n_params_run",
 
 def run_part2(r: Results, page: str = "p2_training") -> RunScale:
     data = "wikitext-2" if r.parameter(page, "corpus") == "wikitext-2" else "Shakespeare+Milton substitute"
-    epochs = r.parameter(page, "epochs")
+    if r.has(page, "epochs_max"):  # a page whose runs each train to their plateau (p2_training)
+        epochs = r(page, "epochs_max")
+        when = f"each run to its plateau, at most {epochs:g} epochs"
+    else:
+        epochs = r.parameter(page, "epochs")
+        when = f"{epochs} epochs"
     if page in PART2_SIZE_GLUE:
         n = r(page, PART2_SIZE_GLUE[page])
-        return RunScale(f"an Infinito of {n:,} parameters on the {data} ({epochs} epochs)", n, data.lower(), epochs)
+        return RunScale(f"an Infinito of {n:,} parameters on the {data} ({when})", n, data.lower(), epochs)
     return RunScale(f"a {r.parameter(page, 'n_layer')}-layer, d {r.parameter(page, 'n_embd')} Infinito on the {data} "
-                    f"({epochs} epochs)", None, data.lower(), epochs)
+                    f"({when})", None, data.lower(), epochs)
 
 
 def run_part3(r: Results) -> RunScale:

@@ -246,7 +246,7 @@ def wikitext_ppl_reported(r: Results) -> Verdict:
     ppl, lo, hi = (r(p, k) for k in ("ppl_iit", "ppl_iit_low", "ppl_iit_high"))
     ratio, n = r(p, "ratio"), r(p, "n_seeds")
     fig = (f"the fixed model with the IIT term reaches validation PPL {ci(ppl, lo, hi, '.1f')} ({n} seeds, "
-           f"{ratio:.1f} parameters per token)")
+           f"{ratio:.3g} parameters per token)")
     runs = {m.upper(): (*r.interval(p, f"model_{m}_recipe_ppl"), r(p, f"reported_{m}")) for m in ("a", "b")}
     fig += "; " + "; ".join(f"model {m} by its recipe {ci(v, lo_, hi_, '.1f')} against the reported {rep}"
                             for m, (v, lo_, hi_, rep) in runs.items())
@@ -352,7 +352,7 @@ def ratio_caused_mode_collapse(r: Results) -> Verdict:
     p = "p2_mode_collapse"
     iit, t1 = r(p, "rep_greedy_orig"), r(p, "rep_t1_orig")
     fig = (f"greedy repetition {iit:.3f}, sampling at T = 1 {t1:.3f}, at one ratio "
-           f"({r('p2_training', 'ratio'):.1f} parameters per training token)")
+           f"({r('p2_training', 'ratio'):.3g} parameters per training token)")
     if not r.has(p, "rep_ratio_diff"):
         return Verdict("not testable here", fig + ": the ratio was not varied, so no run here can attribute the "
                        "repetition to it")

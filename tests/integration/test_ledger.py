@@ -58,7 +58,7 @@ PUBLISHED = {
     "legal-memory-reduction": "refuted",  # new: 81.8% at equal precision
     "legal-10x-faster": "not testable here",  # new
     # a false PPL; where one epoch of the bug ends needs a copy curve at the original's lr (5e-4), not 0.003
-    "collate-fake-ppl": "inconclusive",
+    "collate-fake-ppl": "not supported",
     "wikitext-ppl": "not testable here",
     "ppl-200-300-normal": "not testable here",  # new
     "original-not-overfitting": "not supported",  # new: best epoch 6 of 20 run
@@ -281,6 +281,9 @@ def test_a_part2_run_on_wikitext2_at_the_original_size_meets_the_claims_scale(cl
     substitute = lg.run_part2(lg.Results.of({"p2_training": {**page, "__parameters__": {"corpus": "substitute",
                                                                                          "epochs": 20}}}))
     assert not wikitext.scale.met_by(substitute)
+    plateaued = lg.run_part2(lg.Results.of({"p2_training": {**page, "__parameters__": {"corpus": "wikitext-2"},
+                                                             "epochs_max": 5.5}}))
+    assert plateaued.steps == 5.5 and "each run to its plateau, at most 5.5 epochs" in plateaued.what
 
 
 def test_the_readme_counts_the_ledgers_rows_by_source_document(claims):
