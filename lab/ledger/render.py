@@ -112,6 +112,6 @@ def shortfalls(r: Results | None = None) -> list[dict]:
         {"finding": "The missing causal mask was not exploited at this scale, so this run cannot show its harm",
          "figure": r(p2, "leak_sentence"), "page": p2, "section": "Four set-ups, trained the same way"},
         {"finding": "Expectations of the Infinito document, judged",
-         "figure": f"{r('p2_expectations', 'met')} of {r('p2_expectations', 'judged')} projections met",
+         "figure": f"{r('p2_expectations', 'supported')} of {r('p2_expectations', 'judged')} projections supported",
          "page": "p2_expectations", "section": "Expectations versus measurements"},
     ]
