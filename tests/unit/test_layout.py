@@ -137,3 +137,15 @@ def test_the_page_check_sees_a_second_module_and_a_second_part():
     assert page_violations(shows, modules, run_steps=True) == []
     assert page_violations(shows + "from lab.infinito import model\n", modules, run_steps=True) == [
         "lab.inference", "lab.infinito.model", "lab.legal.evaluate", "lab.legal.lora", "lab.steps"]
+
+
+# Modules still over the limit, each with the reason it waits: a page not yet on run steps re-runs whole when a
+# file of its imports changes, so its module is split when the page is converted.
+LONG_UNTIL_CONVERTED = {"lab/memorization/chapter.py": "p5_memorization_scale, not yet on run steps"}
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_of_lab_is_over_600_lines():
+    long = {str(f.relative_to(runner.REPO)): n for f in LAB.rglob("*.py")
+            if (n := len(f.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert set(long) <= set(LONG_UNTIL_CONVERTED), {k: v for k, v in long.items() if k not in LONG_UNTIL_CONVERTED}
