@@ -166,7 +166,7 @@ def recipe_sentence(g: dict) -> str:
     o = originals()
     reported = f"the report had {o['model_a']['val_ppl']:g} and {o['model_b']['val_ppl']:g} on WikiText-2 at the original size"
     if not g["recipe_seeds_run"]:
-        return (f"This run trained neither recipe: the cpu profile's hour holds the twelve paired runs and the "
+        return (f"This run trained neither recipe: the cpu profile's hour holds the paired runs and the "
                 f"dropout run, and the recipes train in the gpu profile (parameter recipe_seeds); {reported}.")
     return (f"Over {g['recipe_seeds_run']} seed(s), model A's recipe reaches validation perplexity "
             f"{g['model_a_recipe_ppl']:.2f} and model B's {g['model_b_recipe_ppl']:.2f}; {reported}, which the "
@@ -202,9 +202,10 @@ def conclusion(iit: dict, stopping: dict, floor: dict, n_params: int, corpus_nam
     beats = ("beats the Kneser-Ney bigram" if floor["plain_beats_bigram"] == n else
              f"beats the Kneser-Ney bigram in {floor['plain_beats_bigram']} of {n} seeds")
     corpus_label = "WikiText-2" if corpus_name == "wikitext-2" else "the Shakespeare+Milton substitute"
+    original = originals()["model_a"]["params"] / 1e6
     return (f"{lead}: the IIT term {effect} validation perplexity, {iit['diff']:+.2f} PPL (with − without, 95% "
             f"t-interval {iit['diff_low']:+.2f} to {iit['diff_high']:+.2f}, n = {n} seeds, lower with the term in "
             f"{lower} of {n}, exact sign-flip p = {iit['diff_p']:.4f}; the smallest p {n} pairs allow is "
             f"{iit['diff_p_floor']:.4f}). The plain model {beats} ({iit['ppl_plain']:.1f} against "
             f"{floor['ppl_bigram']:.1f}). This is a finding about a {n_params:,}-parameter model on {corpus_label}; "
-            "the report's 65.3M-parameter model on WikiText-2 is not tested here.")
+            f"the report's {original:.1f}M-parameter model on WikiText-2 is not tested here.")
