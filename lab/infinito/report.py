@@ -20,8 +20,8 @@ def run_table(grid: Grid) -> pd.DataFrame:
     rows = [{"run": r.name, "seed": r.seed, "IIT term": r.iit, "dropout": r.dropout, "causal mask": r.causal,
              "training windows": r.train_windows, "best epoch": round(r.best_epoch, 2), "epochs": round(r.epochs, 2),
              "plateaued": r.plateaued, "val PPL": r.val_ppl, "95% low (windows)": r.val_ppl_low,
-             "95% high (windows)": r.val_ppl_high, "train PPL": r.train_ppl, "dtype": r.dtype.resolved,
-             "seconds": round(r.seconds)} for r in grid.runs]
+             "95% high (windows)": r.val_ppl_high, "train PPL": r.train_ppl, "dtype": r.dtype.resolved}
+            for r in grid.runs]  # seconds: compute_table, whose output the tests do not compare (wall time varies)
     return pd.DataFrame(rows).round(2)
 
 
