@@ -136,20 +136,28 @@ class Comparison:
         return (self.delta_aic > 0) != (self.delta_bic > 0)
 
 
-def compare(x, outcomes: list[np.ndarray], resamples: int = 1000, seed: int = 0, level: float = 0.95) -> Comparison:
-    """Fit both models to cells at positions ``x``, each with an array of 0/1 outcomes (one per canary)."""
+def compare(x, outcomes: list[np.ndarray], resamples: int = 1000, seed: int = 0, level: float = 0.95,
+            clusters: list[np.ndarray] | None = None) -> Comparison:
+    """Fit both models to cells at positions ``x``, each with an array of 0/1 outcomes.
+
+    ``clusters`` (aligned with ``outcomes``) names the unit each outcome belongs to, e.g. the canary measured by
+    several seeds and sizes: the bootstrap then resamples units with all their outcomes in every cell, so that
+    repeated measurements of one unit are not counted as independent. Without it each outcome is its own unit,
+    resampled within its cell."""
     x = np.asarray(x, dtype=float)
     n = np.array([len(o) for o in outcomes])
     k = np.array([int(np.sum(o)) for o in outcomes])
     lin, thr = fit_linear(x, n, k), fit_threshold(x, n, k)
     rng = np.random.default_rng(seed)
+    draw = _cluster_draw(outcomes, clusters, rng) if clusters is not None else \
+        (lambda: (n, np.array([int(np.sum(rng.choice(o, len(o)))) for o in outcomes])))
     slopes, locs, widths, lin_bound, thr_bound = [], [], [], [], []
     for _ in range(resamples):
-        kb = np.array([int(np.sum(rng.choice(o, len(o)))) for o in outcomes])
-        lb = fit_linear(x, n, kb)
+        nb, kb = draw()
+        lb = fit_linear(x, nb, kb)
         slopes.append(lb.params["b"])
         lin_bound.append(not lb.identifiable)
-        t = fit_threshold(x, n, kb, start=list(thr.params.values()))
+        t = fit_threshold(x, nb, kb, start=list(thr.params.values()))
         locs.append(t.params["location"])
         widths.append(t.params["width"])
         thr_bound.append("location" in t.at_bound)
@@ -163,3 +171,28 @@ def compare(x, outcomes: list[np.ndarray], resamples: int = 1000, seed: int = 0,
 
     return Comparison(lin, thr, ci(slopes, lin_bound, lin), ci(locs, thr_bound, thr), ci(widths, thr_bound, thr),
                       int(k.sum()), int(n.sum()))
+
+
+def _cluster_draw(outcomes: list[np.ndarray], clusters: list[np.ndarray], rng: np.random.Generator):
+    """A resampler of units: each draw takes units with replacement, within each stratum of units measured in the
+    same cells (a canary measured at every size is drawn among all of them; one planted at a single duplication
+    count, among those of its count), and gives every cell the trials and successes of the units drawn."""
+    units = np.unique(np.concatenate([np.asarray(c) for c in clusters]))
+    index = {u: i for i, u in enumerate(units)}
+    trials = np.zeros((len(outcomes), len(units)))
+    hits = np.zeros((len(outcomes), len(units)))
+    for cell, (o, c) in enumerate(zip(outcomes, clusters)):
+        for value, unit in zip(np.asarray(o), np.asarray(c)):
+            trials[cell, index[unit]] += 1
+            hits[cell, index[unit]] += value
+    strata: dict[tuple, list[int]] = {}
+    for i in range(len(units)):
+        strata.setdefault(tuple(trials[:, i] > 0), []).append(i)
+    groups = [np.array(g) for g in strata.values()]
+
+    def draw():
+        weights = np.zeros(len(units))
+        for g in groups:
+            np.add.at(weights, rng.choice(g, len(g)), 1)
+        return (trials @ weights).astype(int), (hits @ weights).astype(int)
+    return draw
