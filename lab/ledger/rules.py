@@ -397,8 +397,8 @@ def collapse_at_every_temperature(r: Results) -> Verdict:
     single values (no interval) point, and give "not supported" or "inconclusive"."""
     p = "p2_mode_collapse"
     greedy = r(p, "rep_greedy_orig")
-    n = r(p, "collapse_windows") if r.has(p, "collapse_windows") else None
-    temps = {t: Evidence(*r.interval(p, k), n=n, unit="continuations", method="interval over continuations")
+    temps = {t: Evidence(*r.interval(p, k), unit="sampled continuations (n not glued)",
+                         method="interval over continuations")
              for t, k in (("0.7", "rep_t07_orig"), ("1.0", "rep_t1_orig"), ("1.2", "rep_t12_orig"))
              if r.has(p, k) and math.isfinite(r(p, k))}
     fig = f"unigram repetition {greedy:.3f} under greedy decoding; " + ", ".join(
