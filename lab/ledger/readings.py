@@ -8,6 +8,7 @@ import math
 
 from ..legal import criteria as legal_plan
 from .claims import RunScale, Verdict, rule
+from .evidence import Evidence, verdict
 from .results import Results
 
 # ---------------------------------------------------------------- the original controlled-dynamics run (001)
@@ -44,6 +45,12 @@ def _reading(what: str) -> RunScale:
     return RunScale(what)
 
 
+def _exact(status: str, figure: str, what: str) -> Verdict:
+    """A verdict read off the originals: exact by construction (a reading of code, arithmetic on reported figures
+    or on a configuration), as the ledger's standard allows (``evidence``), the figure saying so."""
+    return verdict(status, f"{figure} (exact: {what})", _reading(what), Evidence(math.nan, exact=what))
+
+
 # ---------------------------------------------------------------- 001: the framework's components
 
 
@@ -57,7 +64,7 @@ def original_action_levels(r: Results) -> Verdict:
            + "; ".join(f"{lv}: {x['how']}" for lv, x in a["levels"].items())
            + f" ({a['cite']}): {at} of {a['stated_levels']} act at the level they are named after")
     status = "supported" if not off and len(a["levels"]) >= a["stated_levels"] else "refuted"
-    return Verdict(status, fig, _reading("a reading of the original code"))
+    return _exact(status, fig, "a reading of the original code")
 
 
 @rule
@@ -74,7 +81,7 @@ def original_metric_suite(r: Results) -> Verdict:
            f"{len(fails)} of them fail on the original's own text: "
            + "; ".join(f"{k}: {v}" for k, v in fails.items()) + f" ({m['fails_cite']}); {len(sound)} remain")
     status = "supported" if len(computed) >= m["stated"] and len(sound) >= m["stated"] else "refuted"
-    return Verdict(status, fig, _reading("a reading of the original code, run on its own canonical text"))
+    return _exact(status, fig, "a reading of the original code, run on its own canonical text")
 
 
 # ---------------------------------------------------------------- 000 / 001: the attractor validations
@@ -103,9 +110,9 @@ def attractor_command_expectation(r: Results, attractor: str, model: str, above:
            f"at most {ceiling:.1f} ({a['score_cite']}); the verbatim {attractor} continuation scores "
            f"{a['continuation'][attractor]:.2f}, so more than {above} needs the prompt echoed, not recall")
     if model in logged:
-        return Verdict("supported" if logged[model] > above else "refuted", fig, _reading("the original's logs"))
+        return _exact("supported" if logged[model] > above else "refuted", fig, "the original's logs")
     if ceiling < above or (model not in ran and logged and all(v <= above for v in logged.values())):
-        return Verdict("refuted", fig, _reading("a reading of the original script and score"))
+        return _exact("refuted", fig, "a reading of the original script and score")
     return Verdict("not testable here", fig + f"; no run of {model} is logged")
 
 
@@ -124,12 +131,12 @@ def small_models_max_memorization(r: Results) -> Verdict:
            + (", ".join(f"{m} {v:.3f}" for m, v in big.items()) if big else "no 70B+ model was run")
            + f", and on this score a reply that continues the prompt without repeating it scores at most "
            f"{_continuation_ceiling(r):.1f} ({a['score_cite']})")
-    run = _reading("the original's logged attractor scores and its score's arithmetic")
+    run = "the original's logged attractor scores and its score's arithmetic"
     if not math.isclose(best[0], small, abs_tol=5e-4):
-        return Verdict("refuted", fig, run)
+        return _exact("refuted", fig, run)
     if big:
-        return Verdict("supported" if max(big.values()) >= large - 5e-4 else "refuted", fig, run)
-    return Verdict("not supported", fig, run)
+        return _exact("supported" if max(big.values()) >= large - 5e-4 else "refuted", fig, run)
+    return _exact("not supported", fig, run)
 
 
 # ---------------------------------------------------------------- 003: what the training scripts did
@@ -152,7 +159,7 @@ def original_training_setting(r: Results, setting: str) -> Verdict:
         ok = all(v["precision"] == stated["precision"] for v in t["scripts"].values())
         shown = "; ".join(f"{s}: {v['precision']}" for s, v in t["scripts"].items())
     fig = f"003 states {claimed} ({t['stated_cite']}); the scripts: {shown} ({t['cite']})"
-    return Verdict("supported" if ok else "refuted", fig, _reading("a reading of the original training scripts"))
+    return _exact("supported" if ok else "refuted", fig, "a reading of the original training scripts")
 
 
 @rule
@@ -173,10 +180,10 @@ def phi_weights_learned(r: Results) -> Verdict:
            f"towards {target:g} or more ({p['targets_cite']}), so its gradient always raises the sum and weight "
            f"flows to the components above it, on any corpus; complexity is sigmoid({p['complexity_gain']:g} x "
            f"variance) of a LayerNorm output, {complexity:.5f} at unit variance ({p['cite']})")
-    run = _reading("a reading of the original objective and metrics")
+    run = "a reading of the original objective and metrics"
     if not rose:
-        return Verdict("refuted", fig, run)
-    return Verdict("not supported" if target > p["component_max"] else "supported", fig, run)
+        return _exact("refuted", fig, run)
+    return _exact("not supported" if target > p["component_max"] else "supported", fig, run)
 
 
 # ---------------------------------------------------------------- 002: the plan's own numbers
@@ -206,7 +213,7 @@ def lora_trainable_parameters(r: Results, tolerance: float) -> Verdict:
            f"out) per adapted matrix ({lora['cite']}): {ratio:.2f}x the stated {lora['stated_trainable'] / 1e6:g}M, "
            f"against a tolerance of a factor {tolerance:g} for '~'")
     within = all(1 / tolerance <= x <= tolerance for x in (ratio, total))
-    return Verdict("supported" if within else "refuted", fig, _reading("arithmetic on the plan's configuration"))
+    return _exact("supported" if within else "refuted", fig, "arithmetic on the plan's configuration")
 
 
 def _combined(readings: list[tuple[str, str, str]], decides: str | None) -> tuple[str, str]:
@@ -238,9 +245,9 @@ def legal_deployment_size(r: Results) -> Verdict:
                  f"names is {q['bits']} bits ({q['cite']}), {low_mb:,.0f} MB")]
     status, text = _combined(readings, None)
     ours = r("p3_legal_lora", "p3_quantized_mb")
-    return Verdict(status, f"{plan['name']} has {plan['params'] / 1e9:.2f}B parameters ({plan['cite']}), against < "
-                   f"{legal_plan.SIZE_MB} MB: {text}; this book's 135M model, quantized, is {ours:.0f} MB",
-                   _reading("arithmetic on the plan's model"))
+    return _exact(status, f"{plan['name']} has {plan['params'] / 1e9:.2f}B parameters ({plan['cite']}), against < "
+                  f"{legal_plan.SIZE_MB} MB: {text}; this book's 135M model, quantized, is {ours:.0f} MB",
+                  "arithmetic on the plan's model")
 
 
 @rule
@@ -256,6 +263,6 @@ def lora_memory_reduction(r: Results, decides: str | None = None) -> Verdict:
                  f"{mixed:.1%} less ({big['precision_cite']}), a cut that comes from the precision, not the "
                  "architecture")]
     status, text = _combined(readings, decides)
-    return Verdict(status, f"{plan['name']} ({plan['params'] / 1e9:.2f}B) against the smallest 7B model "
-                   f"({big['params'] / 1e9:.2f}B, {big['cite']}), against {cut:.0%}: {text}",
-                   _reading("arithmetic on parameter counts"))
+    return _exact(status, f"{plan['name']} ({plan['params'] / 1e9:.2f}B) against the smallest 7B model "
+                  f"({big['params'] / 1e9:.2f}B, {big['cite']}), against {cut:.0%}: {text}",
+                  "arithmetic on parameter counts")

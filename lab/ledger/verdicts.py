@@ -45,8 +45,10 @@ class Row:
 
 
 # the modules that make a verdict: named, not imported, so that this room's layout stays a tree
-@steps.step(depends=["lab.verdicts", "lab.ledger.claims", "lab.ledger.results", "lab.ledger.rules",
-                     "lab.ledger.readings", "lab.ledger.judge", "lab.legal.criteria", "lab.publish.glue"])
+@steps.step(depends=["lab.verdicts", "lab.ledger.claims", "lab.ledger.results", "lab.ledger.evidence",
+                     "lab.ledger.rules", "lab.ledger.rules_legal",
+                     "lab.ledger.readings", "lab.ledger.judge", "lab.legal.criteria", "lab.publish.glue",
+                     "lab.inference"])
 def judge_claims(claims_file: str) -> list[Row]:
     """Every claim's verdict, computed from the executed chapters (``judge.evaluate``)."""
     table = evaluate(load_claims(REPO / claims_file))
