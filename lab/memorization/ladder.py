@@ -74,10 +74,10 @@ class LadderDesign:
     batch_size: int = Field(32, ge=1, description="windows of 128 bytes per optimizer step")
     decay_epochs: float = Field(6.0, gt=0, description="passes over which the learning rate falls along a cosine "
                                 "to lr_floor of itself (then holds)")
-    lr_floor: float = Field(0.05, gt=0, le=1, description="the cosine's last learning rate, as a share of the "
+    lr_floor: float = Field(0.01, gt=0, le=1, description="the cosine's last learning rate, as a share of the "
                             "size's rate")
     patience: int = Field(2, ge=1, description="stop after this many epochs without a gain of min_improvement")
-    min_improvement: float = Field(0.005, ge=0, description="validation gain (bits per byte) that counts")
+    min_improvement: float = Field(0.01, ge=0, description="validation gain (bits per byte) that counts")
     max_epochs: int = Field(16, ge=1, description="cap on epochs: set so that no run reaches it")
     resamples: int = Field(1000, ge=100, description="bootstrap resamples (canaries, with all their measurements)")
     pretrained: list[str] = Field(default_factory=lambda: ["smollm2-135m", "gemma3-270m"],

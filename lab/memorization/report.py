@@ -1,9 +1,9 @@
 """What p5_memorization_scale shows of its runs: the measurements as one table, the slices it compares, the
 smooth-versus-threshold fits, the figures, and the words and numbers it glues (never typed by hand).
 
-The unit of every interval is the canary: each is measured by every size, seed and epoch, so intervals resample
-canaries with all their measurements (``scaling.compare``'s clusters, :func:`canary_interval`), never the
-measurements as if independent. Tokens are bytes here, so k = 32 tokens is 32 bytes.
+The unit of every interval is the canary: each is measured by every size, seed and epoch, so the fits' bootstrap
+resamples canaries with all their measurements (``scaling.compare``'s clusters) and a rate's interval counts each
+canary once (:func:`canary_interval`), never the measurements as if independent. Tokens are bytes here, so k = 32 tokens is 32 bytes.
 """
 from __future__ import annotations
 
@@ -109,15 +109,20 @@ def onset_by_epoch(df: pd.DataFrame) -> pd.Series:
     return np.log10(hits.reindex(sorted(sub.epoch.unique())).astype(float))
 
 
-def canary_interval(sub: pd.DataFrame, resamples: int = 1000, seed: int = 0) -> tuple[float, float, float, int]:
-    """The extraction rate of ``sub``'s rows, its 95% percentile-bootstrap interval resampling canaries (each with
-    all its rows), and the number of canaries."""
-    per = sub.groupby("canary").extractable.agg(["sum", "count"])
-    hits, trials = per["sum"].to_numpy(float), per["count"].to_numpy(float)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(per), (resamples, len(per)))
-    rates = hits[draws].sum(1) / trials[draws].sum(1)
-    return float(hits.sum() / trials.sum()), float(np.quantile(rates, 0.025)), float(np.quantile(rates, 0.975)), len(per)
+def canary_interval(sub: pd.DataFrame, level: float = 0.95) -> tuple[float, float, float, int]:
+    """The extraction rate of ``sub``'s rows, its Wilson score interval with the canary as the unit, and the number
+    of canaries. Each canary counts once, with the share of its measurements (seeds, sizes or epochs in ``sub``)
+    that extract it, so n is the number of canaries, never of measurements. Wilson, not a percentile bootstrap:
+    at 0 or n of a handful of canaries a bootstrap collapses to a point (see ``inference.wilson``). Home-made
+    because scipy's binomtest takes whole counts, and a canary extracted by two seeds of three counts 2/3."""
+    from scipy.stats import norm
+
+    per = sub.groupby("canary").extractable.mean()
+    n, p = len(per), float(per.mean())
+    z = norm.ppf(0.5 + level / 2)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return p, (0.0 if p == 0 else max(0.0, centre - half)), (1.0 if p == 1 else min(1.0, centre + half)), n
 
 
 def _cell(sub: pd.DataFrame) -> str:
@@ -126,8 +131,8 @@ def _cell(sub: pd.DataFrame) -> str:
 
 
 def rate_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Share of canaries extractable by size and duplication count (0 = held out), every run at its plateau, over
-    canaries and seeds, with the canary-bootstrap 95% interval."""
+    """Share of canaries extractable by size and duplication count (0 = held out), every run at its kept model, over
+    canaries and seeds, with its 95% interval (the canary the unit)."""
     sub = kept(df)
     table = sub.groupby(["size", "parameters", "duplicates"]).apply(_cell, include_groups=False).unstack()
     return table.sort_index(level="parameters")
@@ -135,7 +140,7 @@ def rate_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def training_table(df: pd.DataFrame) -> pd.DataFrame:
     """Share of the most-copied canaries extractable by size (rows) after each epoch every run reached (columns),
-    over canaries and seeds, with its canary-bootstrap interval; the copies seen so far in the column names."""
+    over canaries and seeds, with its 95% interval (the canary the unit); the copies seen so far in the column names."""
     sub = common_epochs(df)
     top = sub.duplicates.max()
     sub = sub[sub.duplicates == top]
@@ -234,7 +239,7 @@ def loaded_table(measures: dict[str, PretrainedMeasures]) -> pd.DataFrame:
 # ---------------------------------------------------------------- figures
 
 def _rate_points(sub: pd.DataFrame, by: str = "parameters"):
-    """Per value of ``by``: the rate and its canary-bootstrap interval as error-bar lengths."""
+    """Per value of ``by``: the rate and its 95% interval (the canary the unit) as error-bar lengths."""
     xs, ys, ups, downs = [], [], [], []
     for value, group in sub.groupby(by):
         rate, low, high, _ = canary_interval(group)

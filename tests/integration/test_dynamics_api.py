@@ -291,14 +291,14 @@ def test_the_memorization_chapter_measures_an_api_model_like_the_local_one(serve
                                                                           monkeypatch):
     """p5's `api_models` go through the same client: greedy continuations of the attractors, counted with a
     local tokenizer, equal to the local model's when the server runs that model."""
-    from lab.memorization import chapter as ch
+    from lab.memorization import ladder, report
 
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
-    params = {"api_models": ["tiny"], "base_url": server.url, "tokenizer": str(model_dir), "budget": 0.0,
-              "device": "cpu", "train_bytes": 800_000, "duplicates": [1, 4, 16, 64], "per_count": 3}
-    ch.check(params)
+    design = ladder.LadderDesign(api_models=["tiny"], base_url=server.url, tokenizer=str(model_dir), budget=0.0,
+                                 device="cpu", pretrained=[])
+    design.check_here()
     before = len(server.served())
-    pre = ch.pretrained_extraction([], prefix=12, k=8, api=[ch.api_parameters(params, "tiny")])
+    pre = report.pretrained_table({}, {"tiny": ladder.api_extraction(design.api_parameters("tiny"), 12, 8)})
     assert len(server.served()) > before
     local = ex.frame(ex.run(vocab, ex.Grid(tuple(pre.loc["tiny"].index), {}, (0,), 8, 12, 0.0, 16), progress=False))
     local = local[local.action == "control"].set_index("attractor").matched_prefix
@@ -307,16 +307,14 @@ def test_the_memorization_chapter_measures_an_api_model_like_the_local_one(serve
 
 
 def test_the_memorization_chapter_refuses_bad_api_or_device_parameters_before_work(monkeypatch):
-    from lab.memorization import chapter as ch
+    from lab.memorization import ladder
     from lab.publish.params import ParameterError
 
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
-    base = {"api_models": ["meta-llama/llama-3-70b-instruct"], "base_url": "", "tokenizer": "", "budget": 1.0,
-            "device": "cpu", "train_bytes": 800_000, "duplicates": [1, 4, 16, 64], "per_count": 3}
     with pytest.raises(ParameterError, match="OPENROUTER_API_KEY"):
-        ch.check(base)
+        ladder.LadderDesign(api_models=["meta-llama/llama-3-70b-instruct"], device="cpu", pretrained=[]).check_here()
     import torch
 
-    if not torch.cuda.is_available():  # refused by the parameter's own check, in the first cell
+    if not torch.cuda.is_available():  # refused before any training
         with pytest.raises(ParameterError, match="no CUDA"):
-            ch.SPEC.params["device"].validate("cuda")
+            ladder.LadderDesign(device="cuda", pretrained=[]).check_here()

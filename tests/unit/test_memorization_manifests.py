@@ -4,7 +4,7 @@ import pytest
 
 from lab.memorization import canaries
 from lab.publish import runner
-from lab.memorization import chapter as ch
+from lab.memorization import ladder
 
 MANIFESTS = sorted((runner.REPO / "data" / "canaries").glob("manifest-*.json"))
 
@@ -18,7 +18,7 @@ def test_both_published_runs_have_a_manifest():
 def test_the_seeded_corpus_reproduces_the_manifest(path):
     meta, expected = canaries.load_manifest(path)
     p = meta["parameters"]
-    corpus = ch.build_corpus(p["train_bytes"], p["duplicates"], p["per_count"], p["held_out"], meta["seed"],
+    corpus = ladder.build_corpus(p["train_bytes"], p["duplicates"], p["per_count"], p["held_out"], meta["seed"],
                              length=meta.get("canary_length", 100))  # the first design planted 100-byte canaries
     assert len(corpus.train) == meta["train_tokens"] and corpus.clean_bytes == meta["clean_tokens"]
     assert [(c.id, c.kind, c.duplicates, c.tokens, c.positions) for c in corpus.canaries] == \
