@@ -12,6 +12,15 @@ from pathlib import Path
 from typing import Any, Callable, IO
 
 
+FILE_MODE = 0o666  # what open() asks for, before the umask
+
+
+def _umask() -> int:
+    current = os.umask(0)  # the only way to read it is to set it: put it straight back
+    os.umask(current)
+    return current
+
+
 def write(path: str | Path, fill: Callable[[IO], None], binary: bool = False) -> Path:
     """Call ``fill(handle)`` on a temporary file beside ``path``, then move it over ``path``."""
     path = Path(path)
@@ -20,6 +29,7 @@ def write(path: str | Path, fill: Callable[[IO], None], binary: bool = False) ->
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8"})) as handle:
             fill(handle)
+        os.chmod(tmp, FILE_MODE & ~_umask())  # mkstemp makes 0600; a published file is readable like any other
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -30,13 +30,13 @@ from pathlib import Path
 # library does, and a retry loop is what tenacity is.
 from tenacity import RetryCallState, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from .. import atomic
+from .. import atomic, steps
 from ..models import assets
-from . import identity
 from .backends import BackendError
 
 OPENROUTER_URL = "https://openrouter.ai/api/v1"
 MAX_WAIT_S = 60.0  # the longest wait between two attempts, whatever the backoff or the server's Retry-After says
+CONNECT_TIMEOUT_S = 5.0  # a server that accepts no connection in this time is taken for absent
 
 
 class BudgetExceeded(RuntimeError):
@@ -141,8 +141,9 @@ class OpenAICompatible:
         api_key = api_key or os.environ.get("OPENAI_API_KEY") or "no-key"
         self.model, self.base_url, self.name = model, base_url.rstrip("/"), model
         # the openai client's own retries are off: tenacity retries here, so that each retry is counted
-        self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=timeout,
-                                    http_client=http_client)
+        # a server that is not there answers no connection within CONNECT_TIMEOUT_S (not the read timeout's 60 s)
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, http_client=http_client,
+                                    timeout=openai.Timeout(timeout, connect=CONNECT_TIMEOUT_S))
         transient = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
                      openai.APIConnectionError)
 
@@ -183,6 +184,9 @@ class OpenAICompatible:
         try:
             listed = self.client.models.list()
             entries = [m.model_dump() for m in listed.data]
+        except self._openai.APIConnectionError as exc:  # the first request: nobody there, said at once, unretried
+            raise BackendError(f"no server answers at {self.base_url} ({type(exc).__name__}: {exc}); start it, or "
+                               "check base_url") from None
         except self._openai.APIStatusError as exc:
             return "unreported", (f"GET /models answered HTTP {exc.status_code}: the server reports no model "
                                   "identity; cached answers are keyed by base URL and model name only")
@@ -290,7 +294,7 @@ class OpenAICompatible:
 
     def capabilities_path(self) -> Path:
         """The probe's record: keyed by the model's reported identity and the code that reads the probe."""
-        key = self._key("probe", {"model": self.name, "code": identity.code(identity.PROBE_MODULE)})
+        key = self._key("probe", {"model": self.name, "code": steps.source_hash(__name__)})
         return self.cache_dir / f"capabilities-{key[:16]}.json"
 
     def _pinned_workaround(self, endpoint: str, quirks: list[str]) -> None:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import steps
 from ..paths import DATA
 
 DATA_DIR = DATA / "attractors"
@@ -43,7 +44,7 @@ def _sources(directory: Path) -> dict[str, str]:
     if not path.exists():
         raise AttractorError(f"{path.name} is missing from the attractor folder: every text needs a source")
     rows = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in steps.read_text(path).splitlines():
         m = re.match(r"\|\s*([\w.-]+\.txt)\s*\|(.*)\|\s*$", line)
         if m:
             rows[m.group(1)] = " | ".join(c.strip() for c in m.group(2).split("|"))
@@ -66,23 +67,28 @@ def _extra_files(extra_dir: str | Path) -> list[Path]:
 
 
 def load(names: list[str] | None = None, extra_dir: str | Path | None = None) -> list[Attractor]:
-    """The named attractors (all committed ones when ``names`` is None), in the order given."""
+    """The named attractors (all committed ones when ``names`` is None), in the order given. Only the texts asked
+    for are read, each through ``lab.steps`` (a run step is keyed by the texts it reads, not by the others)."""
     sources = _sources(DATA_DIR)
-    pool: dict[str, Attractor] = {}
+    pool: dict[str, tuple[Path, str, bool]] = {}
     for p in sorted(DATA_DIR.glob("*.txt")):
         if p.name not in sources:
             raise AttractorError(f"{p.name} has no row in data/attractors/SOURCES.md")
-        pool[p.stem] = Attractor(p.stem, p.read_text(encoding="utf-8").strip("\n"), sources[p.name])
+        pool[p.stem] = (p, sources[p.name], False)
     if extra_dir:
         for p in _extra_files(extra_dir):
-            pool.setdefault(p.stem, Attractor(p.stem, p.read_text(encoding="utf-8").strip("\n"), "local file",
-                                              local=True))
+            pool.setdefault(p.stem, (p, "local file", True))
     if names is None:
-        return [a for a in pool.values() if not a.local]
+        names = [n for n, (_, _, local) in pool.items() if not local]
     unknown = [n for n in names if n not in pool]
     if unknown:
         raise AttractorError(f"unknown attractor(s) {unknown}; available: {', '.join(pool)}")
-    return [pool[n] for n in names]
+    return [Attractor(n, _text(pool[n][0], pool[n][2]), pool[n][1], pool[n][2]) for n in names]
+
+
+def _text(path: Path, local: bool) -> str:
+    # a reader's own texts stay outside the repository and the cache: read directly, named by no result
+    return (path.read_text(encoding="utf-8") if local else steps.read_text(path)).strip("\n")
 
 
 def check_names(names: list[str]) -> str | None:

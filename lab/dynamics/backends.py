@@ -29,44 +29,30 @@ class Generation:
     text: str
 
 
-class LocalLM:
-    """A local causal LM (transformers) with token, embedding and logit access."""
+class LocalTokenizer:
+    """A local model's tokenizer alone (an API model's token-level actions need no weights: an 8B model's
+    tokenizer is megabytes, its weights 32 GB)."""
 
-    supports = {"logprobs": True, "exact_kl": True, "embeddings": True, "tail_bias": True}
-
-    def __init__(self, model, tokenizer, name: str = "local", path=None, files_sha256: str | None = None):
-        import torch
-
-        self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
-        self.path = path  # the files it was loaded from (None: built in memory)
-        self._files_sha256 = files_sha256  # their hash, when the loader has already read them
-        self.device = next(model.parameters()).device
-        self.torch = torch
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (
-            tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0)
-        self.eos_id = tokenizer.eos_token_id
+    def __init__(self, tokenizer, name: str = "local"):
+        self.tokenizer, self.name = tokenizer, name
 
     @classmethod
-    def load(cls, model: str, device: str = "cpu", dtype: str = "float32") -> "LocalLM":
-        """A registry name (``smollm2-135m``, ``gemma3-270m``), a local HF directory, a .gguf file or a
-        Hugging Face hub id, on ``device`` (``auto`` allowed) in ``dtype`` (see ``lab.models.load``)."""
+    def load(cls, model: str) -> "LocalTokenizer":
+        """The tokenizer of a registry name, a local HF directory, a .gguf file or a hub id, without the weights."""
         try:
-            src = models.source(model)
+            return cls(models.load_tokenizer(model), name=model)
         except KeyError as exc:
             raise BackendError(str(exc) if isinstance(exc, models.ModelUnavailable) else str(exc.args[0])) from None
-        lm, tok = models.load(model, dtype=dtype, device=device)
-        return cls(lm, tok, name=model, path=src.path, files_sha256=models.LOADED[model].files_sha256)
 
     @cached_property
     def identity(self) -> str:
-        """Content hash of the model (weights, config, tokenizer files), never its name, with the dtype and
-        device type it runs in (bf16 or a GPU kernel can change a greedy path): results cached under it are
-        reused only for the same model run the same way (see ``lab.dynamics.identity``)."""
-        dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
-        where = f":{dtype}:{self.device.type}"
-        if self.path is not None:
-            return "files:" + (self._files_sha256 or identity.model_files(self.path)) + where
-        return "weights:" + identity.state_dict(self.model) + where
+        """Content hash of the vocabulary and chat template (what the token-level actions depend on)."""
+        import hashlib
+
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        text = (backend.to_str() if backend is not None else repr(sorted(self.tokenizer.get_vocab().items())))
+        text += str(getattr(self.tokenizer, "chat_template", None))
+        return "tokenizer:" + hashlib.sha256(text.encode()).hexdigest()
 
     # ------------------------------------------------------------ vocabulary (see actions.Vocabulary)
     def encode(self, text: str) -> list[int]:
@@ -114,6 +100,47 @@ class LocalLM:
         if not pool:
             raise BackendError("the tokenizer has no plain-letter tokens to use as rare tokens")
         return pool
+
+
+
+class LocalLM(LocalTokenizer):
+    """A local causal LM (transformers) with token, embedding and logit access."""
+
+    supports = {"logprobs": True, "exact_kl": True, "embeddings": True, "tail_bias": True}
+
+    def __init__(self, model, tokenizer, name: str = "local", path=None, files_sha256: str | None = None):
+        import torch
+
+        self.model, self.tokenizer, self.name = model.eval(), tokenizer, name
+        self.path = path  # the files it was loaded from (None: built in memory)
+        self._files_sha256 = files_sha256  # their hash, when the loader has already read them
+        self.device = next(model.parameters()).device
+        self.torch = torch
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (
+            tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0)
+        self.eos_id = tokenizer.eos_token_id
+
+    @classmethod
+    def load(cls, model: str, device: str = "cpu", dtype: str = "float32") -> "LocalLM":
+        """A registry name (``smollm2-135m``, ``gemma3-270m``), a local HF directory, a .gguf file or a
+        Hugging Face hub id, on ``device`` (``auto`` allowed) in ``dtype`` (see ``lab.models.load``)."""
+        try:
+            src = models.source(model)
+        except KeyError as exc:
+            raise BackendError(str(exc) if isinstance(exc, models.ModelUnavailable) else str(exc.args[0])) from None
+        lm, tok = models.load(model, dtype=dtype, device=device)
+        return cls(lm, tok, name=model, path=src.path, files_sha256=models.LOADED[model].files_sha256)
+
+    @cached_property
+    def identity(self) -> str:
+        """Content hash of the model (weights, config, tokenizer files), never its name, with the dtype and
+        device type it runs in (bf16 or a GPU kernel can change a greedy path): results cached under it are
+        reused only for the same model run the same way (see ``lab.dynamics.identity``)."""
+        dtype = str(next(self.model.parameters()).dtype).removeprefix("torch.")
+        where = f":{dtype}:{self.device.type}"
+        if self.path is not None:
+            return "files:" + (self._files_sha256 or identity.model_files(self.path)) + where
+        return "weights:" + identity.state_dict(self.model) + where
 
     # ------------------------------------------------------------ mechanics shared by both passes
     def _embed(self, ids, mask, conditions: Sequence[Condition], prompt_lens: Sequence[int]):

@@ -1,34 +1,25 @@
 """The A–E grid: seeds x attractors x magnitudes per action, run on a backend, measured, compared.
 
 ``run(backend, grid)`` returns one record per (attractor, seed, action, magnitude) with every
-observable beside the original study's metrics, checkpointed per attractor so that an interrupted run
-resumes where it stopped. A checkpoint is keyed by content: the grid, the model's content hash (local
-weights, config and tokenizer files; an API's reported identity and the local tokenizer's hash) and the
-hash of the lab code that computes the records (``lab.dynamics.identity``), so a changed model or a
-changed measuring function never reuses a record. The statistics over the records are in
-``lab.dynamics.comparisons``, apart, so that a change to them never invalidates a record.
+observable beside the original study's metrics. The book runs it one attractor at a time as a run step
+(``lab.dynamics.runs.attractor_records``), keyed by the grid, the model and this measuring code, so that an
+interrupted run resumes at the attractor it stopped in and a changed model or measuring function never reuses
+a record. The statistics over the records are in ``lab.dynamics.comparisons``, apart, so that a change to them
+never invalidates a record.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from .. import atomic
 from . import actions as act
 from . import attractors as attr
-from . import identity
 from . import observables as obs
-# The records are computed by the backends' code (local and API), which this module reaches only through the
-# backend objects it is given: imported here so that their code is in the records' code closure
-# (identity.RECORDS_MODULE), and an edit to either recomputes the cached records.
-from . import api, backends  # noqa: F401
 
 OBSERVABLES = {
     # name: (description, is a difference from the control already)
@@ -73,12 +64,6 @@ class Grid:
     def actions(self) -> list[act.Action]:
         return act.expand(self.magnitudes) if self.magnitudes else []
 
-    def fingerprint(self, backend_identity: str, code: str) -> str:
-        """Checkpoint key: this grid, the backend's content identity and the records' code hash."""
-        blob = json.dumps({**asdict(self), "backend": backend_identity, "code": code}, sort_keys=True,
-                          default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
 
 def backend_identity(backend, vocab=None) -> str:
     """What the records depend on besides the grid and the code: the local model's content hash, or the
@@ -94,7 +79,9 @@ def conditions_for(vocab, grid: Grid, attractor: attr.Attractor):
     """(true continuation, [(condition, ...)]) for one attractor: the control first, then every action
     at every magnitude for every seed."""
     prompt, true = attractor.split(vocab.encode, grid.prefix_tokens)
-    conds = [act.control(prompt, grid.seeds[0])]
+    # Greedy, one control is every seed's control; sampled, each seed's perturbed run has its own control, drawn
+    # with the same seed (the original's control noise is what a ranking of its actions must stand out from).
+    conds = [act.control(prompt, s) for s in (grid.seeds if grid.temperature > 0 else grid.seeds[:1])]
     for a in grid.actions():
         for s in grid.seeds:
             conds.append(a.apply(prompt, vocab, s, grid.max_new_tokens))
@@ -138,7 +125,7 @@ def _run_attractor_local(lm, grid: Grid, attractor: attr.Attractor) -> list[dict
     prompt, true, conds = conditions_for(lm, grid, attractor)
     T = grid.max_new_tokens
     gens = lm.generate(conds, T, temperature=grid.temperature, batch_size=grid.batch_size)
-    control_tokens, control_text = gens[0].tokens, gens[0].text
+    control_tokens = gens[0].tokens
     continuation = lm.decode(true)
     # Teacher-forced on the control continuation: the control's distributions first, then everyone's KL.
     ref = lm.teacher_forced([conds[0]], [control_tokens], lambda i, lp, toks: lp)[0]
@@ -159,11 +146,14 @@ def _run_attractor_local(lm, grid: Grid, attractor: attr.Attractor) -> list[dict
     nll = lm.teacher_forced([conds[0]] * len(emitted), emitted, lambda i, lp, toks: obs.mean_nll(lp, toks),
                             batch_size=8)
     view = dict(zip(emitted, nll))
-    distances = obs.embedding_distances([(control_text, g.text) for g in gens])
+    # a sampled run's divergence is from its own seed's control (greedy: the one control)
+    own_control = {c.seed: g for c, g in zip(conds, gens) if c.action == "control"}
+    paired = [own_control.get(c.seed, gens[0]) for c in conds]
+    distances = obs.embedding_distances([(ctl.text, g.text) for ctl, g in zip(paired, gens)])
     records = []
-    for c, g, dist in zip(conds, gens, distances):
+    for c, g, ctl, dist in zip(conds, gens, paired, distances):
         kl, p = by_key[c.key(grid.temperature > 0)]
-        r = _record(attractor, c, prompt, true, g.tokens, g.text, control_tokens, control_text, continuation, T)
+        r = _record(attractor, c, prompt, true, g.tokens, g.text, ctl.tokens, ctl.text, continuation, T)
         r.update(kl_steps=[round(v, 6) for v in kl], kl_mean=float(sum(kl) / len(kl)) if kl else 0.0,
                  kl_kind="exact", true_prob_mean=float(sum(p) / len(p)) if p else math.nan,
                  unperturbed_nll=view[tuple(g.tokens)], embedding_distance=dist)
@@ -239,9 +229,8 @@ def _run_attractor_api(api, vocab, grid: Grid, attractor: attr.Attractor) -> lis
     return rows
 
 
-def run(backend, grid: Grid, checkpoint_dir: str | Path | None = None, vocab=None, progress: bool | None = None):
-    """All records of the grid (a list of dicts). With ``checkpoint_dir``, each attractor's records are
-    stored there once computed and read back on the next run with the same grid and backend."""
+def run(backend, grid: Grid, vocab=None, progress: bool | None = None) -> list[dict]:
+    """All records of the grid (a list of dicts), attractor by attractor."""
     from tqdm.auto import tqdm  # here: at import, in a kernel, tqdm.auto warns before the chapter quiets it
 
     if progress is None:  # executed notebooks set TQDM_DISABLE (bars carry times that differ every run)
@@ -249,18 +238,9 @@ def run(backend, grid: Grid, checkpoint_dir: str | Path | None = None, vocab=Non
     local = hasattr(backend, "teacher_forced")
     if not local and vocab is None:
         raise ValueError("an API backend needs a vocabulary (tokenizer) for the token-level actions")
-    ckpt = (Path(checkpoint_dir) / grid.fingerprint(backend_identity(backend, vocab), identity.code())
-            if checkpoint_dir else None)
     records = []
     for a in tqdm(attr.load(list(grid.attractors)), desc=f"A-E grid on {backend.name}", disable=not progress):
-        path = ckpt / f"{a.name}.json" if ckpt else None
-        if path is not None and path.exists():
-            records.extend(json.loads(path.read_text()))
-            continue
-        rows = _run_attractor_local(backend, grid, a) if local else _run_attractor_api(backend, vocab, grid, a)
-        if path is not None:
-            atomic.write_json(path, rows)
-        records.extend(rows)
+        records.extend(_run_attractor_local(backend, grid, a) if local else _run_attractor_api(backend, vocab, grid, a))
     return records
 
 

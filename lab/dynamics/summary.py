@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
@@ -119,14 +120,17 @@ def ranking_by_change(df, chat=None) -> "pd.DataFrame":
     combination of the three changes this book made to the original's ranking: the prompt format
     (the original sent its prompts as chat messages; here raw text, or ``chat``: the frame of the same actions
     run through the model's chat template on the original's text), the texts (its one Spanish text, or every
-    attractor run) and the metric (its composite score, or p(true token)). Kendall's τ (scipy) against the
-    claimed order C > B > A > D > E; point estimates only: with one text there is no unit to test over, so
-    this says which change moves the ranking, not whether a ranking is significant."""
+    attractor run) and the metric (its composite score, or p(true token)). Kendall's τ-b (scipy) against the
+    claimed order C > B > A > D > E, with a 95% interval over seeds where the runs are sampled (the original's
+    setting: each seed one sample of every action and of the control, ``tau_interval``); greedy runs of a fixed
+    prompt edit are one run repeated, so their τ is a point, which says which change moves the ranking, not
+    whether a ranking is significant."""
     rows = _rankings(df, "raw text", {"original's text": [ORIGINAL_TEXT],
                                       "every attractor run": sorted(df.attractor.unique()) if len(df) else []})
     if chat is not None and len(chat):
         rows += _rankings(chat, "chat template", {"original's text": [ORIGINAL_TEXT]})
-    columns = ["format", "texts", "metric", "attractors", "ranking", "kendall_tau_with_claim",
+    columns = ["format", "texts", "metric", "attractors", "seeds", "ranking", "kendall_tau_with_claim", "tau_low",
+               "tau_high",
                *(a.removesuffix("_seed") for a in CLAIMED_ORDER)]
     return pd.DataFrame(rows, columns=columns)
 
@@ -138,20 +142,51 @@ def _rankings(df, fmt: str, texts: dict) -> list[dict]:
     for text_name, names in texts.items():
         sub = df[df.attractor.isin(names)]
         for metric_name, column in RANKING_METRICS.items():
-            control = sub[sub.action == "control"].set_index("attractor")[column]
-            pert = sub[sub.action.isin(CLAIMED_ORDER)]
-            # the original's impact: |control − perturbed| of each run, then the mean (over seeds, then texts)
-            change = (pert.attractor.map(control) - pert[column]).abs()
-            per_unit = change.groupby([pert.action, pert.attractor]).mean().unstack()
-            impact = per_unit.mean(axis=1)  # rows: actions
+            change = changes(sub, column)
+            impact = change.groupby(level=["action", "attractor"]).mean().unstack().mean(axis=1)  # rows: actions
             if impact.isna().any() or len(impact) < len(CLAIMED_ORDER):
                 continue
-            # tau-b against the claimed ranks: tied impacts count as ties, never as the claimed order
-            tau = sps.kendalltau(range(len(CLAIMED_ORDER), 0, -1), [impact[a] for a in CLAIMED_ORDER]).statistic
+            seeds = sorted(change.index.get_level_values("seed").unique())
+            sampled = sub[sub.action == "control"].seed.nunique() > 1  # greedy replicates are one run repeated
+            low, high = tau_interval(change) if sampled else (math.nan, math.nan)
             rows.append({"format": fmt, "texts": text_name, "metric": metric_name, "attractors": len(names),
-                         "ranking": _ranking(impact), "kendall_tau_with_claim": float(tau),
+                         "seeds": len(seeds), "ranking": _ranking(impact), "kendall_tau_with_claim": _tau(impact),
+                         "tau_low": low, "tau_high": high,
                          **{a.removesuffix("_seed"): float(impact[a]) for a in CLAIMED_ORDER}})
     return rows
+
+
+def changes(df, column: str) -> pd.Series:
+    """The original's impact of each run: |control − perturbed| of ``column``, indexed by (action, attractor,
+    seed). A sampled run is compared with its own seed's control; a greedy one with the one control."""
+    controls = df[df.action == "control"]
+    pert = df[df.action.isin(CLAIMED_ORDER)]
+    if controls.seed.nunique() > 1:  # sampled: one control per seed
+        control = controls.set_index(["attractor", "seed"])[column]
+        base = pd.Series(list(zip(pert.attractor, pert.seed)), index=pert.index).map(control)
+    else:
+        base = pert.attractor.map(controls.set_index("attractor")[column])
+    out = (base - pert[column]).abs()
+    out.index = pd.MultiIndex.from_arrays([pert.action, pert.attractor, pert.seed], names=["action", "attractor",
+                                                                                          "seed"])
+    return out.astype(float)
+
+
+def _tau(impact) -> float:
+    # tau-b against the claimed ranks: tied impacts count as ties, never as the claimed order
+    return float(sps.kendalltau(range(len(CLAIMED_ORDER), 0, -1), [impact[a] for a in CLAIMED_ORDER]).statistic)
+
+
+def tau_interval(change: pd.Series, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of Kendall's τ-b with the claimed order, resampling the seeds (each with every
+    action's run at that seed): the unit is the seed, a sample of the original's setting."""
+    table = change.groupby(level=["action", "seed"]).mean().unstack()  # actions x seeds (mean over texts)
+    rng = np.random.default_rng(seed)
+    cols = table.columns.to_numpy()
+    taus = [_tau(table[rng.choice(cols, len(cols))].mean(axis=1)) for _ in range(resamples)]
+    taus = np.asarray(taus, dtype=float)
+    taus = taus[~np.isnan(taus)]  # a resample whose impacts all tie has no τ
+    return (float(np.quantile(taus, 0.025)), float(np.quantile(taus, 0.975))) if len(taus) else (math.nan, math.nan)
 
 
 def _ranking(impact) -> str:
@@ -173,10 +208,11 @@ RANKING_KEYS = {  # (format, texts, metric) -> the name each ranking is glued un
 }
 
 
-def ranking_figures(table, prefix: str = "p1e", chat_note: str | None = None) -> dict:
-    """Glue-ready rankings and τ per (format, texts, metric), and one computed sentence naming which change moves
-    the ranking away from the original's setting ("unavailable" when the original's text was not run).
-    ``chat_note`` says why the chat format was not run, when it was not (a base model has no chat template)."""
+def ranking_figures(table, prefix: str = "p1e", chat_note: str | None = None, chat_setting: str = "") -> dict:
+    """Glue-ready rankings and τ (with its interval over seeds where the runs were sampled) per (format, texts,
+    metric), and one computed sentence naming which change moves the ranking away from the original's setting
+    ("unavailable" when the original's text was not run). ``chat_note`` says why the chat format was not run,
+    when it was not (a base model has no chat template); ``chat_setting`` how it was sampled."""
     if not len(table):
         return {f"{prefix}_ranking_sentence": f"{UNAVAILABLE}: the run did not include {ORIGINAL_TEXT} "
                                                     "with all five seed-faithful actions"}
@@ -186,21 +222,29 @@ def ranking_figures(table, prefix: str = "p1e", chat_note: str | None = None) ->
         cell[k] = row
         out[f"{prefix}_ranking_{k}"] = row.ranking
         out[f"{prefix}_ranking_tau_{k}"] = row.kendall_tau_with_claim
+        if not math.isnan(row.tau_low):
+            out[f"{prefix}_ranking_tau_{k}_low"], out[f"{prefix}_ranking_tau_{k}_high"] = row.tau_low, row.tau_high
+
+    def tau(row) -> str:
+        interval = ("" if math.isnan(row.tau_low) else
+                    f", 95% interval over {row.seeds} sampled seeds [{row.tau_low:.2f}, {row.tau_high:.2f}]")
+        return f"τ = {row.kendall_tau_with_claim:.2f}{interval}"
 
     def ranked(k: str) -> str:
-        return f"{cell[k].ranking}, τ = {cell[k].kendall_tau_with_claim:.2f}"
+        return f"{cell[k].ranking}, {tau(cell[k])}"
 
     def changes(base: str, steps) -> str:
         b = cell[base]
-        return (f"the seed-faithful actions rank {b.ranking} (Kendall τ-b = {b.kendall_tau_with_claim:.2f} with the "
+        return (f"the seed-faithful actions rank {b.ranking} (Kendall {tau(b).replace('τ', 'τ-b', 1)} with the "
                 f"claimed C > B > A > D > E); " + "; ".join(f"changing {what} ({ranked(k)})" for what, k in steps
                                                            if k in cell) + ".")
 
     if "chat_orig_text_orig_metric" in cell:
         out[f"{prefix}_ranking_sentence"] = (
             f"In the original's own setting (its text, {ORIGINAL_TEXT}; its score; its prompts sent as chat "
-            f"messages, here through the model's chat template), " + changes("chat_orig_text_orig_metric", (
-                ("the metric alone", "chat_orig_text_our_metric"), ("the format alone, to raw text",
+            f"messages, here through the model's chat template{', ' + chat_setting if chat_setting else ''}), "
+            + changes("chat_orig_text_orig_metric", (
+                ("the metric alone", "chat_orig_text_our_metric"), ("the format, to raw text decoded greedily",
                                                                      "orig_text_orig_metric"),
                 ("the format and the metric", "orig_text_our_metric"),
                 ("the format and the texts", "all_texts_orig_metric"), ("all three", "all_texts_our_metric"))))

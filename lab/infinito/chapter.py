@@ -1,6 +1,7 @@
 """Part II chapters (Infinito V5.2): parameters, data set-up and the experiments the notebooks call."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -279,7 +280,11 @@ def leak_report(p: dict, data: Data) -> list[dict]:
 
 
 def save_results(stem: str, payload: dict) -> Path:
-    return atomic.write_text(RESULTS / f"{stem}.json", json.dumps(payload, indent=1, default=float))
+    """runs/p2/<page>-<hash of the content>.json: a run's record is never overwritten by another run's (the same
+    content is the same file)."""
+    text = json.dumps(payload, indent=1, default=float)
+    path = RESULTS / f"{stem}-{hashlib.sha256(text.encode()).hexdigest()[:12]}.json"
+    return path if path.exists() else atomic.write_text(path, text)
 
 
 def rounded(x: float, digits: int = 2) -> float:

@@ -120,15 +120,17 @@ class LadderDesign:
         if problem:
             raise ParameterError(problem)
         if self.api_models:
-            from ..dynamics import chapter as part1
+            from ..dynamics import runs as part1
 
             for model in self.api_models:
-                part1.check(self.api_parameters(model))
+                part1.check(part1.ProbeDesign(backend="openai", model=model, base_url=self.base_url, extra_models=[],
+                                              tokenizer=self.tokenizer or "smollm2-135m", budget=self.budget))
 
-    def api_parameters(self, model: str) -> dict:
-        """Part I's backend parameters for one API model of this chapter (one request path for the book)."""
-        return {"backend": "openai", "model": model, "base_url": self.base_url, "extra_models": [],
-                "tokenizer": self.tokenizer or "smollm2-135m", "budget": self.budget}
+    def api_backend(self, model: str):
+        """Part I's backend of one API model of this chapter (one request path for the book)."""
+        from ..dynamics import runs as part1
+
+        return part1.Backend("openai", model, self.base_url, self.tokenizer or "smollm2-135m", budget=self.budget)
 
     def stream(self) -> "Stream":
         return Stream(self.train_bytes, tuple(self.duplicates), self.per_count, self.held_out, self.seed).pinned()
@@ -368,14 +370,13 @@ def measure_pretrained(model: str, prefix: int, k: int, device: str, dtype: str)
     return PretrainedMeasures(models.LOADED[model], rows)
 
 
-def api_extraction(params: dict, prefix: int, k: int) -> list[dict]:
-    """The controls-only grid of Part I (its cache, budget and retries) for one API model: the attractors' greedy
-    continuations, matched against the true text (no log-probability through an API)."""
-    from ..dynamics import attractors, chapter as part1, experiments
+def api_extraction(backend, prefix: int, k: int) -> list[dict]:
+    """Part I's controls-only grid on one API model (its run steps, cache, budget and retries): the attractors'
+    greedy continuations, matched against the true text (no log-probability through an API)."""
+    from ..dynamics import attractors, experiments, runs
 
-    (client, vocab), = part1.open_backends(params).values()
-    grid = experiments.Grid(tuple(a.name for a in attractors.load()), {}, (0,), k, prefix, 0.0, 16)
-    df = experiments.frame(experiments.run(client, grid, checkpoint_dir=part1.checkpoint_dir(), vocab=vocab))
+    grid = experiments.Grid(tuple(attractors.available()), {}, (0,), k, prefix, 0.0, 16)
+    df = experiments.frame(runs.records(runs.run_grid(backend, grid)))
     control = df[df.action == "control"]
     return [{"attractor": r.attractor, "prefix tokens": prefix, "k": k, "extractable": bool(r.matched_prefix >= k),
              "matched tokens": int(r.matched_prefix), "geometric mean p(true token)": float("nan")}

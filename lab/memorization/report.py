@@ -149,6 +149,41 @@ def training_table(df: pd.DataFrame) -> pd.DataFrame:
     return table.sort_index(level="parameters")
 
 
+def continuation_bits(df: pd.DataFrame) -> pd.Series:
+    """Bits per byte of each row's canary continuation, teacher-forced (the k bytes after the prefix)."""
+    return -df.logprob.astype(float) / (HEADLINE[1] * np.log(2))
+
+
+def bits_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Memorization below the verbatim threshold: the bits per byte each size's kept model needs for the canaries'
+    continuations, by kind and copies per epoch (0: never inserted), each canary averaged over its seeds."""
+    sub = kept(df).assign(bits=continuation_bits(kept(df)))
+    per = sub.groupby(["size", "parameters", "kind", "duplicates", "canary"]).bits.mean()
+    table = per.groupby(level=["size", "parameters", "kind", "duplicates"]).mean().unstack("duplicates")
+    table.columns = [("held out" if d == 0 else f"x{d}") for d in table.columns]
+    return table.sort_index(level="parameters").round(3)
+
+
+def bits_gap(df: pd.DataFrame, resamples: int = 2000, seed: int = 0) -> tuple[float, float, float, int, int]:
+    """At the largest size: held-out minus most-copied canaries' bits per byte (positive: the copies are better
+    predicted than text never seen), its 95% percentile bootstrap interval resampling canaries within each group
+    (each canary averaged over its seeds), and the two groups' sizes."""
+    from scipy import stats
+
+    sub = kept(df)
+    sub = sub[sub.parameters == sub.parameters.max()].assign(bits=lambda d: continuation_bits(d))
+    per = sub.groupby(["canary", "duplicates"]).bits.mean().reset_index()
+    held = per[per.duplicates == 0].bits.to_numpy()
+    top = per[per.duplicates == per.duplicates.max()].bits.to_numpy()
+    gap = lambda a, b, axis=-1: a.mean(axis) - b.mean(axis)
+    if min(len(held), len(top)) < 2:  # a group of one canary has no spread to resample
+        return float(gap(held, top)), float("nan"), float("nan"), len(top), len(held)
+    res = stats.bootstrap((held, top), gap, vectorized=True, n_resamples=resamples, method="percentile",
+                          rng=np.random.default_rng(seed))
+    return float(gap(held, top)), float(res.confidence_interval.low), float(res.confidence_interval.high), \
+        len(top), len(held)
+
+
 def held_out_outcomes(df: pd.DataFrame) -> pd.Series:
     """One outcome per held-out canary (the unit): 1 if any size, seed or epoch extracts it."""
     return df[df.duplicates == 0].groupby("canary").extractable.max()
@@ -460,6 +495,17 @@ def headline(cmps: dict, ladder: Ladder, pretrained: pd.DataFrame) -> dict:
                                 "epoch every run reached: "
                                 + "; ".join(f"{e}: {_onset_words(v)}" for e, v in onset.items()) + ".")
     out["p5_dup_sentence"] = _dup_sentence(dup, inserted[inserted.parameters == inserted.parameters.max()])
+    (out["p5_bits_gap"], out["p5_bits_gap_low"], out["p5_bits_gap_high"], out["p5_bits_gap_copied_n"],
+     out["p5_bits_gap_held_n"]) = bits_gap(df)
+    first = out["p5_first_extracting_log10"]
+    trained = (f"Among the byte-level models this book trained from scratch ({out['p5_seeds_per_size']} seeds at each "
+               f"of {out['p5_rungs']} sizes, up to 10^{out['p5_max_log10_params']:.1f} parameters, "
+               f"{out['p5_plateaued']} of {out['p5_runs']} runs trained until validation stopped improving)")
+    out["p5_plain_sentence"] = (
+        f"{trained}, the smallest that reproduces a planted canary {HEADLINE[1]} bytes verbatim has about "
+        f"10^{first:.1f} parameters, {np.log10(70e9) - first:.1f} decades below 70 billion." if np.isfinite(first) else
+        f"{trained}, none reproduces a planted canary {HEADLINE[1]} bytes verbatim, so this book does not show at "
+        "what size memorization starts.")
     local = pretrained[pretrained["geometric mean p(true token)"].notna()] if len(pretrained) else pretrained
     out["p5_pretrained_extractable"] = int(local.extractable.sum()) if len(local) else 0
     out["p5_pretrained_tested"] = int(len(local))
@@ -477,14 +523,22 @@ def conclusion(figures: dict, ladder: Ladder) -> str:
              f"{figures['p5_plateaued']} of {figures['p5_runs']} runs trained until validation stopped improving")
     found = (f"the smallest that reproduces a planted canary {figures['p5_k_bytes']} bytes verbatim has "
              f"10^{first:.1f} non-embedding parameters" if np.isfinite(first) else
-             "none of them reproduces a planted canary verbatim")
-    return (f"This chapter trained {shows}: {found}, and the largest reproduces a share "
-            f"{figures['p5_top_rate']:.2f} (95% interval {figures['p5_top_rate_low']:.2f} to "
-            f"{figures['p5_top_rate_high']:.2f}, over {figures['p5_top_n']} canaries) of the canaries it saw "
-            f"{figures['p5_top_duplicates']} times per epoch. "
-            + ("So verbatim memorization of repeated text appears here far below 70B parameters. " if np.isfinite(first)
-               else "So this ladder cannot say at what size memorization appears. ")
+             f"none of them reproduces a planted canary {figures['p5_k_bytes']} bytes verbatim")
+    gap = (f"below that threshold, the largest predicts the continuations of the canaries it saw "
+           f"{figures['p5_top_duplicates']} times per epoch with {figures['p5_bits_gap']:.2f} bits per byte fewer "
+           f"than never-inserted ones ("
+           + ("no interval: a group has one canary" if np.isnan(figures["p5_bits_gap_low"]) else
+              f"95% interval {figures['p5_bits_gap_low']:.2f} to {figures['p5_bits_gap_high']:.2f}")
+           + f", over {figures['p5_bits_gap_copied_n']} and {figures['p5_bits_gap_held_n']} canaries)")
+    verdict_words = ("So verbatim memorization of repeated text appears here far below 70B parameters. "
+                     if np.isfinite(first) else
+                     "So at convergence these models learn the repeated text without reproducing it verbatim, and "
+                     "this ladder cannot say at what size verbatim memorization appears. "
+                     if figures["p5_bits_gap_low"] > 0 else
+                     "So this ladder shows no memorization of its canaries, verbatim or below, and cannot say at what "
+                     "size memorization appears. ")
+    return (f"This chapter trained {shows}: {found}; {gap}. " + verdict_words
             + f"It does not show where, or whether, anything changes near 70B parameters: the largest model here is "
             f"{figures['p5_decades_below_70b']:.1f} decades below it, its text is bytes of Shakespeare and Milton with "
-            "planted canaries rather than a web corpus, and its canaries are repeated far more often than most text "
-            "a large model sees.")
+            "planted canaries rather than a web corpus, and a canary is repeated far more often than most text a "
+            "large model sees.")

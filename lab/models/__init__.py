@@ -97,6 +97,12 @@ def _hub_source(name: str, repo_id: str, revision: str | None, offline: bool) ->
     return Source(name, "hub", snapshot, repo_id=repo_id, revision=snapshot.name)
 
 
+def _looks_like_a_path(model: str) -> bool:
+    """Absolute, home- or dot-relative, a .gguf file, or more folders deep than org/name: not a hub id."""
+    return (model.startswith(("/", "./", "../", "~")) or model.endswith(".gguf")
+            or model.split("@", 1)[0].count("/") > 1)
+
+
 def source(model: str) -> Source:
     """Where ``model`` points. A local path wins over a hub id of the same spelling."""
     if model in assets.MODELS:
@@ -104,6 +110,9 @@ def source(model: str) -> Source:
     p = Path(model).expanduser()
     if p.exists():
         return Source(model, "gguf" if p.suffix == ".gguf" else "local", p)
+    if _looks_like_a_path(model):  # a missing folder is said to be missing, never looked up on the hub
+        raise ModelUnavailable(f"no local model at {model!r}: the path does not exist (a local model is a Hugging "
+                               "Face directory or a .gguf file; a hub id is org/name)")
     match = HUB_ID.match(model)
     if match:
         return _hub_source(model, match["repo"], match["revision"], _offline())
@@ -219,6 +228,18 @@ def load(model: str, dtype: str = "float32", device: str = "cpu"):
     LOADED[model] = Loaded(model, src.kind, src.repo_id, src.revision, files_sha256(src.path),
                            parameter_counts(lm)["total"], dev, dtype)
     return (lm if "device_map" in kwargs else lm.to(dev)).eval(), tok
+
+
+def load_tokenizer(model: str):
+    """The tokenizer of ``model`` alone, without its weights: what an API model's token counts and edits need."""
+    from transformers import AutoTokenizer
+
+    src = source(model)
+    if src.kind == "gguf":
+        return AutoTokenizer.from_pretrained(src.path.parent, gguf_file=src.path.name)
+    if src.kind == "hub":
+        return AutoTokenizer.from_pretrained(src.repo_id, revision=src.revision)
+    return AutoTokenizer.from_pretrained(src.path)
 
 
 def loaded_table():

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -258,6 +261,44 @@ def check_parameter_names(src: Path, names) -> None:
                        f"{', '.join(known)}")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived during a run: raised in place of the silent exit, so that the partial is cleaned up."""
+
+
+@contextlib.contextmanager
+def _stopped_by_sigterm():
+    """SIGTERM raises ``Terminated`` inside the block (the default action exits at once, leaving the
+    ``.running-*`` partial behind); outside the main thread, where no handler can be set, it changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _keep_partial(tmp: Path, src: Path, dst: Path, started) -> str:
+    """Move a run's partial notebook to runs/failed/, its paths made portable; the name it is kept under."""
+    failed = RUNS / "failed" / f"{src.stem}-{started:%Y%m%dT%H%M%SZ}.ipynb"
+    if tmp.exists():
+        try:
+            nb = json.loads(tmp.read_text())
+            pm = nb.setdefault("metadata", {}).setdefault("papermill", {})
+            pm["input_path"], pm["output_path"] = _portable(src), _portable(dst)
+            atomic.write_text(failed, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+            tmp.unlink()
+        except (OSError, ValueError):  # half-written by the kill: nothing readable to keep
+            tmp.unlink(missing_ok=True)
+            return "not kept (it was half-written)"
+    return str(failed.relative_to(REPO) if failed.is_relative_to(REPO) else failed)
+
+
 def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool = True) -> dict:
     """Run ``src`` with papermill into ``dst``, store provenance in ``dst``'s metadata['lab'] and write the values
     it glued beside it (``glue.write``: ``dst``'s ``.glue.json``)."""
@@ -270,16 +311,15 @@ def execute(src: Path, dst: Path, parameters: dict, profile: str, progress: bool
     tmp = dst.with_name(f".running-{dst.name}")
     try:
         # the kernel inherits this process's environment (papermill passes no env of its own); restored after
-        with mock.patch.dict(os.environ, {"PYTHONHASHSEED": KERNEL_HASH_SEED}):
+        with mock.patch.dict(os.environ, {"PYTHONHASHSEED": KERNEL_HASH_SEED}), _stopped_by_sigterm():
             papermill.execute_notebook(str(src), str(tmp), parameters=parameters, cwd=str(REPO),
                                        progress_bar=progress, kernel_name="python3", log_output=False)
-    except Exception as exc:  # papermill keeps the failed notebook: say where, then re-raise
-        failed = RUNS / "failed" / f"{src.stem}-{started:%Y%m%dT%H%M%SZ}.ipynb"
-        failed.parent.mkdir(parents=True, exist_ok=True)
-        if tmp.exists():
-            shutil.move(tmp, failed)
+    except BaseException as exc:  # papermill keeps the failed notebook: keep it under runs/failed, say where
+        failed = _keep_partial(tmp, src, dst, started)
+        if not isinstance(exc, Exception):  # a kill (SIGTERM, Ctrl-C): stop as asked, the partial kept
+            raise
         raise RunError(f"{src.stem} failed under profile {profile!r}: {failure_reason(exc)}\nthe partial notebook is "
-                       f"{failed.relative_to(REPO) if failed.is_relative_to(REPO) else failed}") from exc
+                       f"{failed}") from exc
     record = provenance.collect()
     record.update({
         "notebook": src.stem, "profile": profile, "parameters": parameters, "fingerprint": fp,

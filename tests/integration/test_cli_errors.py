@@ -51,7 +51,7 @@ def test_run_prints_the_failing_cells_exception_and_exits_non_zero(tmp_path):
                 "-p", "backend", "nonsense")
     assert proc.returncode == 2
     # the ParameterError raised in the notebook's first cell, with its valid choices, on the terminal
-    assert "ParameterError: parameter 'backend': 'nonsense' is not a valid choice; valid choices: 'local', " \
+    assert "ParameterError: parameter 'backend': 'nonsense' is not a valid choice; valid choices: 'local' or " \
            "'openai'" in proc.stderr
     _remove_partial(proc.stderr)
 

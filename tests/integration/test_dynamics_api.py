@@ -298,7 +298,7 @@ def test_the_memorization_chapter_measures_an_api_model_like_the_local_one(serve
                                  device="cpu", pretrained=[])
     design.check_here()
     before = len(server.served())
-    pre = report.pretrained_table({}, {"tiny": ladder.api_extraction(design.api_parameters("tiny"), 12, 8)})
+    pre = report.pretrained_table({}, {"tiny": ladder.api_extraction(design.api_backend("tiny"), 12, 8)})
     assert len(server.served()) > before
     local = ex.frame(ex.run(vocab, ex.Grid(tuple(pre.loc["tiny"].index), {}, (0,), 8, 12, 0.0, 16), progress=False))
     local = local[local.action == "control"].set_index("attractor").matched_prefix
@@ -318,3 +318,22 @@ def test_the_memorization_chapter_refuses_bad_api_or_device_parameters_before_wo
     if not torch.cuda.is_available():  # refused before any training
         with pytest.raises(ParameterError, match="no CUDA"):
             ladder.LadderDesign(device="cuda", pretrained=[]).check_here()
+
+
+def test_a_dead_server_is_named_by_its_url_at_once(tmp_path):
+    """No server at base_url: one error naming the URL within seconds, not a minute of retried connections."""
+    import socket
+    import time
+
+    from lab.dynamics.backends import BackendError
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    from lab.dynamics.api import OpenAICompatible
+
+    client = OpenAICompatible("m", base_url=f"http://127.0.0.1:{port}/v1", cache_dir=tmp_path)
+    t0 = time.perf_counter()
+    with pytest.raises(BackendError, match=rf"no server answers at http://127.0.0.1:{port}/v1"):
+        client.identity()
+    assert time.perf_counter() - t0 < 10

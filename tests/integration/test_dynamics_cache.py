@@ -1,7 +1,7 @@
-"""Part I's caches are keyed by content: a checkpoint is reused only for the same model files and the same
-lab code; an API answer and a capability probe only for the same reported model identity (and, for the
-probe, the same code). Swapped weights at the same path, an edited measuring function or another model
-behind the same name reuse nothing."""
+"""Part I's caches are keyed by content: a run step's records are reused only for the same model content, the same
+declared measuring code and the same attractor text; an API answer and a capability probe only for the same reported
+model identity (and, for the probe, the same code). Swapped weights at the same path, an edited measuring module or
+another model behind the same name reuse nothing."""
 import json
 import shutil
 import threading
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.publish import runner
+from lab import steps
 from lab.dynamics import experiments as ex
-from lab.dynamics import identity
+from lab.dynamics import identity, runs
 from lab.dynamics.api import OpenAICompatible
 from lab.dynamics.backends import LocalLM
 
@@ -25,8 +25,12 @@ GRID = ex.Grid(("counting", "gettysburg_address"), {"A": [1], "E": [1]}, (0, 1),
 
 
 @pytest.fixture
-def computed(monkeypatch):
-    """The attractors whose records were computed (not read back from a checkpoint)."""
+def computed(monkeypatch, tmp_path):
+    """The attractors whose records were computed (not read back from a stored step result), with the step results
+    kept in a temporary cache."""
+    monkeypatch.delenv("LAB_STEPS", raising=False)  # reuse: look up, compute what is missing, keep it in the cache
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
+    runs.open_backend.cache_clear()
     names = []
     real = ex._run_attractor_local
 
@@ -35,19 +39,21 @@ def computed(monkeypatch):
         return real(lm, grid, attractor)
 
     monkeypatch.setattr(ex, "_run_attractor_local", counting)
-    return names
+    yield names
+    runs.open_backend.cache_clear()
 
 
 @pytest.mark.slow
 def test_swapped_weights_at_the_same_path_reuse_no_record(tmp_path, computed, tiny_model):
     model = shutil.copytree(tiny_model, tmp_path / "model")  # its weights are changed below
-    ckpt = tmp_path / "ckpt"
-    first = ex.run(tiny_lm(model), GRID, checkpoint_dir=ckpt, progress=False)
+    backend = runs.Backend("local", str(model), device="cpu")
+    first = runs.records(runs.run_grid(backend, GRID))
     assert computed == ["counting", "gettysburg_address"]
-    assert ex.run(tiny_lm(model), GRID, checkpoint_dir=ckpt, progress=False) == first
+    assert runs.records(runs.run_grid(backend, GRID)) == first
     assert len(computed) == 2  # same files: read back
     _scale_weights(model, 3.0)  # other weights, same path, same name, same config
-    second = ex.run(tiny_lm(model), GRID, checkpoint_dir=ckpt, progress=False)
+    runs.open_backend.cache_clear()
+    second = runs.records(runs.run_grid(backend, GRID))
     assert computed[2:] == ["counting", "gettysburg_address"]  # nothing reused
     assert [r["kl_steps"] for r in second] != [r["kl_steps"] for r in first]
 
@@ -68,38 +74,41 @@ def test_the_model_hash_covers_every_file_and_not_the_path(tmp_path, tiny_model)
     config = json.loads((copy / "config.json").read_text())
     (copy / "config.json").write_text(json.dumps({**config, "rms_norm_eps": 1e-3}))
     assert identity.model_files(model) != identity.model_files(copy)
+    assert runs.model_identity(runs.Backend("local", str(model))) != runs.model_identity(runs.Backend("local", str(copy)))
 
 
-def _lab_copy(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    shutil.copytree(runner.REPO / "lab", repo / "lab", ignore=shutil.ignore_patterns("__pycache__"))
-    return repo
+def test_the_step_declares_the_code_that_computes_the_records():
+    declared = runs.attractor_records.dependencies()
+    assert {"lab.dynamics.experiments", "lab.dynamics.observables", "lab.dynamics.actions", "lab.dynamics.api",
+            "lab.dynamics.backends"} <= set(declared)
 
 
 @pytest.mark.slow
-def test_a_changed_measuring_function_reuses_no_record(tmp_path, monkeypatch, computed, tiny_model):
-    """The key carries the hash of the code closure that computes the records: editing a measuring function
-    in lab/dynamics/observables.py (here in a copy of lab/ that the closure is read from) re-computes."""
-    repo = _lab_copy(tmp_path)
-    monkeypatch.setattr(runner, "REPO", repo)
-    lm = tiny_lm(tiny_model)
-    ckpt = tmp_path / "ckpt"
-    ex.run(lm, GRID, checkpoint_dir=ckpt, progress=False)
-    ex.run(lm, GRID, checkpoint_dir=ckpt, progress=False)
+def test_a_changed_measuring_module_reuses_no_record(computed, tiny_model, monkeypatch):
+    """The key carries the source of the modules the step declares: another source of lab/dynamics/observables.py
+    (here its hash, as an edit would change it) re-computes every attractor."""
+    backend = runs.Backend("local", str(tiny_model), device="cpu")
+    runs.run_grid(backend, GRID)
+    runs.run_grid(backend, GRID)
     assert len(computed) == 2  # unchanged code: read back
-    observables = repo / "lab" / "dynamics" / "observables.py"
-    source = observables.read_text()
-    assert "    return prev[-1]\n" in source
-    observables.write_text(source.replace("    return prev[-1]\n", "    return prev[-1] + 0  # changed\n"))
-    ex.run(lm, GRID, checkpoint_dir=ckpt, progress=False)
+    real = steps.source_hash
+    monkeypatch.setattr(steps, "source_hash", lambda obj: "edited" if obj == "lab.dynamics.observables" else real(obj))
+    runs.run_grid(backend, GRID)
     assert len(computed) == 4  # every attractor again
 
 
-def test_the_code_hash_is_the_closure_lab_book_uses():
-    files = runner.lab_closure(f"import {identity.RECORDS_MODULE}")
-    names = {str(f.relative_to(runner.REPO)) for f in files}
-    assert {"lab/dynamics/experiments.py", "lab/dynamics/observables.py", "lab/dynamics/actions.py",
-            "lab/dynamics/api.py", "lab/dynamics/backends.py"} <= names
+def test_an_edited_attractor_text_recomputes_that_attractor_only(computed, tiny_model, monkeypatch, tmp_path):
+    """The step reads its attractor's text through lab.steps: another text of one attractor re-computes that one."""
+    backend = runs.Backend("local", str(tiny_model), device="cpu")
+    runs.run_grid(backend, GRID)
+    from lab.dynamics import attractors
+
+    real = steps.current_sha
+    monkeypatch.setattr(steps, "current_sha", lambda name: "edited" if name.endswith("counting.txt") else real(name))
+    again = attractors.load(["counting"])[0].text
+    assert again  # the file itself is untouched
+    runs.run_grid(backend, GRID)
+    assert computed == ["counting", "gettysburg_address", "counting"]
 
 
 # ------------------------------------------------------------------ API: request cache and probe
@@ -174,11 +183,25 @@ def test_another_model_behind_the_same_name_reuses_no_answer_and_no_probe(model_
 
 
 def test_a_changed_probe_code_reprobes(model_server, tmp_path, monkeypatch):
+    """The probe's record is keyed by the source of the module that reads it (lab/dynamics/api.py)."""
     client = _client(model_server, tmp_path)
     before = client.capabilities_path()
-    repo = _lab_copy(tmp_path)
-    monkeypatch.setattr(runner, "REPO", repo)
-    assert client.capabilities_path() == before  # a copy of the same code: same key
-    api = repo / "lab" / "dynamics" / "api.py"
-    api.write_text(api.read_text().replace('"Hello", 2, 0.0, None, 5', '"Hello", 3, 0.0, None, 5'))
+    assert client.capabilities_path() == before  # the same code: the same key
+    real = steps.source_hash
+    monkeypatch.setattr(steps, "source_hash", lambda obj: "edited" if obj == "lab.dynamics.api" else real(obj))
     assert client.capabilities_path() != before
+
+
+def test_an_api_backend_loads_its_tokenizer_and_no_weights(tiny_model, monkeypatch):
+    """An API model's token-level actions need a tokenizer only: no local weights are loaded for it (an 8B model's
+    tokenizer is megabytes; its weights would be 32 GB)."""
+    from lab import models
+
+    monkeypatch.setattr(models, "load", lambda *a, **k: pytest.fail("weights loaded for an API backend"))
+    runs.open_backend.cache_clear()
+    try:
+        client, vocab = runs.open_backend(runs.Backend("openai", "m", base_url="http://127.0.0.1:9/v1",
+                                                       tokenizer=str(tiny_model)))
+        assert vocab.encode("one two three") and vocab.identity.startswith("tokenizer:")
+    finally:
+        runs.open_backend.cache_clear()

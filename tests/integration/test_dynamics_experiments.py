@@ -81,12 +81,32 @@ def test_the_design_sentence_says_when_no_comparison_can_reach_significance(reco
     assert "whole table" not in comparisons.design_sentence(one_family)
 
 
-def test_checkpoints_resume_without_recomputing(lm, tmp_path, monkeypatch):
+def test_a_stored_step_is_read_back_without_recomputing(tiny_model, tmp_path, monkeypatch):
+    """Each attractor is one run step: a second run of the grid reads every record back and generates nothing."""
+    from lab.dynamics import runs
+
+    monkeypatch.delenv("LAB_STEPS", raising=False)
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
+    runs.open_backend.cache_clear()
+    backend = runs.Backend("local", str(tiny_model), device="cpu")
     grid = ex.Grid(**{**GRID, "attractors": ("counting", "hamlet")})
-    first = ex.run(lm, grid, checkpoint_dir=tmp_path, progress=False)
-    monkeypatch.setattr(lm, "generate", lambda *a, **k: pytest.fail("recomputed a checkpointed attractor"))
-    again = ex.run(lm, grid, checkpoint_dir=tmp_path, progress=False)
-    assert json.dumps(again) == json.dumps(first)  # (NaN != NaN, so compare the serialised records)
+    first = runs.records(runs.run_grid(backend, grid))
+    lm, _ = runs.open_backend(backend)
+    monkeypatch.setattr(lm, "generate", lambda *a, **k: pytest.fail("recomputed a stored attractor"))
+    again = runs.records(runs.run_grid(backend, grid))
+    assert json.dumps(again) == json.dumps(first)
+    runs.open_backend.cache_clear()
+
+
+def test_a_sampled_grid_gives_each_seed_its_own_control(lm):
+    """The original's setting samples: each seed's perturbed run is compared with a control drawn with that seed."""
+    grid = ex.Grid(("counting",), {"A_seed": [], "E_seed": []}, (0, 1, 2), 8, 12, 50.0)  # hot: the tiny model is sharp
+    df = ex.frame(ex.run(lm, grid, progress=False))
+    controls = df[df.action == "control"]
+    assert sorted(controls.seed) == [0, 1, 2]
+    assert controls.text.nunique() > 1  # sampled: the seeds' controls differ
+    greedy = ex.frame(ex.run(lm, ex.Grid(("counting",), {"A_seed": []}, (0, 1, 2), 8, 12, 0.0), progress=False))
+    assert list(greedy[greedy.action == "control"].seed) == [0]  # greedy: one control is every seed's
 
 
 def test_same_seed_same_records(lm, records):

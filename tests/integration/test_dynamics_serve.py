@@ -192,7 +192,8 @@ def test_part_one_runs_to_the_last_cell_against_transformers_serve(serve, smollm
 
 def test_part_one_runs_against_a_logprob_server_with_ragged_kl_steps(logprob_server, tiny, tmp_path, monkeypatch):
     from lab.dynamics import experiments as ex
-    from lab.dynamics import chapter as dyn
+    from lab.dynamics import runs
+    from lab.publish.design import validate
 
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
     t0 = time.perf_counter()
@@ -207,10 +208,13 @@ def test_part_one_runs_against_a_logprob_server_with_ragged_kl_steps(logprob_ser
     assert isinstance(g["p1e_strongest_kl"], float) and g["p1e_strongest_kl"] >= 0
     assert isinstance(g["p1e_kl_D"], float) and g["p1e_kl_C"] == "unavailable"
     # the KL steps of this run really are of different lengths, and the step figure still has its lines
-    full = {**runner.profile_parameters("p1_experiments", "quick"), **params, "extra_models": [], "batch_size": 64}
-    (api, vocab), = dyn.open_backends(full).values()
-    records = ex.run(api, dyn.grid(full), checkpoint_dir=dyn.checkpoint_dir(), vocab=vocab, progress=False)
-    assert api.accounting.requests_sent == 0  # the notebooks' own records, read back from their checkpoints
+    full = validate(runs.GridDesign, {**runner.profile_parameters("p1_experiments", "quick"), **params,
+                                      "extra_models": []})
+    [backend] = full.backends()
+    runs.open_backend.cache_clear()
+    api, _ = runs.open_backend(backend)
+    records = runs.records(runs.run_grid(backend, full.grid()))
+    assert api.accounting.requests_sent == 0  # the notebooks' own records, read back from their run steps
     lengths = {len(s) for s in ex.frame(records).kl_steps}
     assert len(lengths) > 1, lengths
     kl_figure = "".join("".join(o["data"]["text/html"]) for c in nbs["p1_experiments"]["cells"]

@@ -206,3 +206,15 @@ def test_extraction_against_training_carries_an_interval_per_cell():
     table = report.training_table(synthetic({("xl", 2): 4, ("xl", 3): 4}).measurements)
     assert table.loc[("xl", 793_344), "epoch 3 (192 exposures)"] == "1.00 [0.51, 1.00]"  # 4 of 4 canaries, Wilson
     assert table.loc[("xs", 3_312), "epoch 1 (64 exposures)"] == "0.00 [0.00, 0.49]"
+
+
+def test_memorization_below_the_verbatim_threshold_is_the_copied_canaries_bits_gain():
+    """Copied canaries predicted better than held-out ones: a positive gap, with an interval over canaries."""
+    rows = [{"canary": f"c{i}", "duplicates": 64, "logprob": -10.0 - i, "parameters": 100, "kept": True}
+            for i in range(4)]
+    rows += [{"canary": f"h{i}", "duplicates": 0, "logprob": -60.0 - i, "parameters": 100, "kept": True}
+             for i in range(4)]
+    rows += [{"canary": "c0", "duplicates": 64, "logprob": -80.0, "parameters": 10, "kept": True}]  # a smaller size
+    gap, low, high, copied, held = report.bits_gap(pd.DataFrame(rows))
+    assert (copied, held) == (4, 4) and 0 < low < gap < high
+    assert gap == pytest.approx((61.5 - 11.5) / (32 * math.log(2)))

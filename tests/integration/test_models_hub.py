@@ -75,16 +75,16 @@ def test_a_hub_id_loads_offline_from_the_cache_in_bfloat16(hf_home):
 
 
 def test_an_uncached_id_fails_at_the_parameter_check_with_the_fix(hf_home, monkeypatch):
-    from lab.dynamics import chapter as nb
+    from lab.dynamics import runs
     from lab.legal.runs import LegalDesign
     from lab.publish.design import defaults, validate
     from lab.publish.params import ParameterError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    params = {"backend": "local", "model": "lab-test/absent", "extra_models": [], "tokenizer": "", "base_url": ""}
     t0 = time.perf_counter()
     with pytest.raises(ParameterError) as err:
-        nb.check(params)
+        validate(runs.ProbeDesign, {**defaults(runs.ProbeDesign), "model": "lab-test/absent",
+                                    "extra_models": []}).check_here()
     assert time.perf_counter() - t0 < 5
     message = str(err.value)
     assert "lab-test/absent" in message and "HF_HUB_OFFLINE" in message

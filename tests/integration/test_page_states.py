@@ -84,6 +84,30 @@ def test_an_edit_of_the_claims_makes_the_ledger_stale_and_its_step_computed(copy
     assert not states["p3_legal_lora"]["stale"]
 
 
+def test_an_edit_of_one_attractor_text_recomputes_only_the_part1_steps_that_read_it(copy):
+    """Part I's steps are keyed by the attractor texts they read: editing one text puts exactly the steps of that
+    attractor (each model, each grid) in to_compute, and leaves the other attractors' results standing."""
+    text = copy / "data" / "attractors" / "counting.txt"
+    text.write_text(text.read_text() + " 101")
+    states = status(copy)
+    computed = {}
+    for page in ("p1_attractors", "p1_experiments", "p1_analysis"):
+        entry = states[page]
+        assert entry["stale"] and any("data/attractors/counting.txt changed" in r for r in entry["reasons"]), page
+        assert entry["runs"]["to_compute"] and all(k.startswith("attractor_records/") for k in entry["runs"]["to_compute"])
+        computed[page] = entry["runs"]["to_compute"]
+        assert len(entry["runs"]["to_compute"]) < entry["runs"]["total"]  # the other attractors are not recomputed
+    published = {json.loads(p.read_text())["key"]: json.loads(p.read_text())["result"]["attractor"]
+                 for p in (copy / "results" / "attractor_records").glob("*.json")}
+    for page, keys in computed.items():
+        old = {k.split("/")[1] for k in keys} & set(published)
+        assert not old  # a key to compute is a new key: the counting results it replaces are other keys
+    # exactly one step per (model, grid) that reads counting.txt: p1_attractors runs 2 models, one grid
+    assert len(computed["p1_attractors"]) == 2
+    assert not states["p5_memorization_scale"]["runs"]["to_compute"] or all(
+        k.startswith("measure_pretrained/") for k in states["p5_memorization_scale"]["runs"]["to_compute"])
+
+
 def test_a_declared_dependency_recomputes_and_presentation_code_only_re_renders(copy):
     rules = copy / "lab" / "ledger" / "rules.py"
     rules.write_text(rules.read_text() + "\n# an edited rule\n")

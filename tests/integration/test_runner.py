@@ -1,5 +1,6 @@
 import functools
 import json
+import time
 
 import nbformat
 import pytest
@@ -265,3 +266,34 @@ def test_every_kernel_the_runner_starts_hashes_strings_alike_and_the_record_says
     assert printed[0].startswith(f"{runner.KERNEL_HASH_SEED} ") and printed[0] == printed[1]
     assert records[0]["hash_seed"] == runner.KERNEL_HASH_SEED
     assert "PYTHONHASHSEED" not in os.environ  # the runner's own environment is left as it was
+
+
+def test_sigterm_during_a_run_leaves_no_running_partial_and_no_absolute_path(tmp_path):
+    """A run killed with SIGTERM (a CI timeout, `kill`) stops, and its partial notebook is kept under runs/failed
+    with portable paths, not left as a .running-* file naming this machine's folders."""
+    import signal
+    import subprocess
+    import sys
+
+    import nbformat
+
+    src, dst, runs = tmp_path / "slow.ipynb", tmp_path / "out" / "slow.ipynb", tmp_path / "runs"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1"),
+                                         nbformat.v4.new_code_cell("import time\ntime.sleep(120)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, src)
+    script = ("from pathlib import Path\nfrom lab.publish import runner\n"
+              f"runner.RUNS = Path({str(runs)!r})\n"
+              f"runner.execute(Path({str(src)!r}), Path({str(dst)!r}), {{}}, 'quick', progress=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=runner.REPO)
+    partial = dst.with_name(f".running-{dst.name}")
+    deadline = time.monotonic() + 90
+    while not partial.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert partial.exists(), "the run never started"
+    time.sleep(3)  # inside the sleeping cell
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    assert not list(dst.parent.glob(".running-*"))
+    [kept] = (runs / "failed").glob("slow-*.ipynb")
+    assert str(tmp_path) not in kept.read_text()

@@ -114,3 +114,4 @@ def test_a_bad_key_fails_on_the_first_probe_before_any_grid_request(tmp_path):
     with pytest.raises(openai.AuthenticationError):
         api.complete("Four score and seven years ago", 200)
     assert len(faults.posts) == 1 and json.loads(faults.posts[0])["max_tokens"] == 1
+

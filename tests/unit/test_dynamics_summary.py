@@ -11,10 +11,11 @@ def _records(drops: dict[str, dict[str, tuple[float, float]]]) -> pd.DataFrame:
     """Rows for each attractor: a control at (1, 1) and each seed action at 1 − its (score, probability) drop."""
     rows = []
     for attractor, by_action in drops.items():
-        rows.append({"attractor": attractor, "action": "control", "original_score": 1.0, "true_prob_mean": 1.0})
+        rows.append({"attractor": attractor, "action": "control", "seed": 0, "original_score": 1.0,
+                     "true_prob_mean": 1.0})
         for action, (score_drop, prob_drop) in by_action.items():
             for seed in (0, 1):
-                rows.append({"attractor": attractor, "action": action, "original_score": 1.0 - score_drop,
+                rows.append({"attractor": attractor, "action": action, "seed": seed, "original_score": 1.0 - score_drop,
                              "true_prob_mean": 1.0 - prob_drop})
     return pd.DataFrame(rows)
 
@@ -71,7 +72,7 @@ def test_the_chat_format_is_the_original_setting_when_it_was_run():
     assert ("chat template", "every attractor run", "original") not in table.index  # the chat run is one text
     sentence = summary.ranking_figures(table.reset_index())["p1e_ranking_sentence"]
     assert sentence.startswith("In the original's own setting")
-    assert "changing the format alone, to raw text (E > D > A > B > C, τ = -1.00)" in sentence
+    assert "changing the format, to raw text decoded greedily (E > D > A > B > C, τ = -1.00)" in sentence
     note = summary.ranking_figures(summary.ranking_by_change(raw), chat_note="gemma has no chat template")
     assert note["p1e_ranking_sentence"].endswith("The chat format was not run: gemma has no chat template.")
 
@@ -83,3 +84,26 @@ def test_no_change_is_glued_as_zero_not_negative_zero():
                          "ci_low": math.nan, "ci_high": math.nan}])
     figures = summary.action_figures(cmp, expected=("D",))
     assert math.copysign(1.0, figures["p1e_prefix_D"]) == 1.0 and f"{figures['p1e_prefix_D']:.2f}" == "0.00"
+
+
+def test_a_sampled_run_is_compared_seed_by_seed_and_its_tau_has_an_interval_over_seeds():
+    """The original's setting samples: each seed has its own control, the impact is |control_s - perturbed_s|, and
+    τ gets a 95% interval resampling seeds; a greedy run's τ stays a point."""
+    rows = []
+    for seed in range(6):
+        noise = 0.05 * (seed % 3)  # the control itself moves from seed to seed, as sampled controls do
+        rows.append({"attractor": "don_quijote_es", "action": "control", "seed": seed, "original_score": 0.5 + noise,
+                     "true_prob_mean": 0.5})
+        for action, impact in zip(("C_seed", "B_seed", "A_seed", "D_seed", "E_seed"), (0.5, 0.4, 0.3, 0.2, 0.1)):
+            wobble = 0.45 if seed == 0 and action == "E_seed" else 0.0  # one seed puts E above D
+            rows.append({"attractor": "don_quijote_es", "action": action, "seed": seed,
+                         "original_score": 0.5 + noise - impact - wobble, "true_prob_mean": 0.5 - impact})
+    table = summary.ranking_by_change(pd.DataFrame(rows)).set_index(["texts", "metric"])
+    row = table.loc[("original's text", "original")]
+    assert row.seeds == 6 and row.C == pytest.approx(0.5)  # each seed against its own control: no control noise
+    assert row.tau_low < row.kendall_tau_with_claim <= row.tau_high <= 1.0
+    figures = summary.ranking_figures(table.reset_index())
+    assert "95% interval over 6 sampled seeds" in figures["p1e_ranking_sentence"]
+    greedy = _records({"don_quijote_es": {a: (0.1, 0.1) for a in SEED_ACTIONS}})
+    point = summary.ranking_by_change(greedy).set_index(["texts", "metric"]).loc[("original's text", "original")]
+    assert pd.isna(point.tau_low)

@@ -34,3 +34,4 @@ def test_torch_is_the_pinned_cpu_release():
     assert metadata.version("torch").split("+")[0] == pinned == torch.__version__.split("+")[0]
     assert torch.version.cuda is None and not torch.backends.cuda.is_built()
     assert torch.__version__.endswith("+cpu")
+

@@ -88,7 +88,7 @@ def test_the_checks_see_a_circle_and_a_crossing():
 # What a page may import of lab. A page built on run steps shows its experiment: it calls the functions of its
 # part's modules (any of them, one part), the shared rooms and the machinery. A page not yet converted imports ONE
 # module of its part (its chapter.py or page module), the machinery and the weights' record (CONTRIBUTING.md).
-PAGE_MODULES = {"lab.models.chapter", "lab.dynamics.chapter", "lab.infinito.chapter",
+PAGE_MODULES = {"lab.models.chapter", "lab.infinito.chapter",
                 "lab.infinito.postmortem", "lab.infinito.expectations", "lab.ledger"}
 
 
@@ -129,10 +129,10 @@ def test_each_page_imports_its_part_only():
 
 def test_the_page_check_sees_a_second_module_and_a_second_part():
     modules = set(_graph())
-    good = "from lab.publish import chapter, plots\nfrom lab.dynamics import chapter as nb\nfrom lab import models\n"
+    good = "from lab.publish import chapter, plots\nfrom lab.infinito import chapter as nb\nfrom lab import models\n"
     assert page_violations(good, modules) == []
-    assert page_violations(good + "from lab.dynamics import summary\n", modules) == ["lab.dynamics.chapter",
-                                                                                      "lab.dynamics.summary"]
+    assert page_violations(good + "from lab.infinito import model\n", modules) == ["lab.infinito.chapter",
+                                                                                    "lab.infinito.model"]
     assert page_violations("from lab import inference\n", modules) == ["lab.inference"]
     shows = "from lab.legal import lora, evaluate\nfrom lab import steps, inference\nfrom lab.publish import plots\n"
     assert page_violations(shows, modules, run_steps=True) == []

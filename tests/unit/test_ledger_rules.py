@@ -176,8 +176,8 @@ CASES = [
          {"p2_training": {**interval("model_a_recipe_ppl", 260.0, 255.0, 265.0),
                           **interval("model_b_recipe_ppl", 208.0, 204.0, 212.0)}}),
     # below model A's size or off WikiText-2, the original's own plain baseline (187.08, exact as a reported
-    # figure) judges: outside 200-300
-    Case("ppl_range_normal", "refuted", {"p2_training": interval("ppl_plain", 250.0, 240.0, 260.0)},
+    # figure) judges: outside 200-300, evidence against a "normal range", not its refutation
+    Case("ppl_range_normal", "not supported", {"p2_training": interval("ppl_plain", 250.0, 240.0, 260.0)},
          "187.08 (exact: a figure the original reported"),
     Case("ppl_range_normal", "supported", {"p2_training": interval("ppl_plain", 250.0, 240.0, 260.0)}, "",
          None, {"baseline_no_iit": {"val_ppl": 250.0}}),
@@ -384,7 +384,7 @@ CAN_RETURN = {
     "small_models_do_not_memorize": {"supported", "refuted"},
     "memorization_threshold_70b": {"supported", "refuted", "inconclusive"},
     "wikitext_ppl_reported": {"supported", "refuted", "inconclusive", "not supported"},
-    "ppl_range_normal": {"supported", "refuted", "inconclusive"},
+    "ppl_range_normal": {"supported", "refuted", "inconclusive", "not supported"},
     "memorization_score_protocol": {"supported", "refuted"},
     "collate_bug_fake_ppl": {"supported", "refuted", "not supported", "inconclusive"},
     "dropout_froze_phi_weights": {"supported", "refuted"},

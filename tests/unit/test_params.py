@@ -93,19 +93,18 @@ def test_the_seed_is_checked_like_any_parameter():
 
 
 def _chapter_specs():
-    from lab.dynamics import chapter as part1
     from lab.infinito import chapter as part2, postmortem
 
-    # the pages built on run steps (p0, p2_training, p3, p5, p9) declare a design instead (lab.publish.design;
+    # the pages built on run steps (p0, p1, p2_training, p3, p5, p9) declare a design instead (lab.publish.design;
     # tests/unit/test_design.py checks its choices)
-    return {f"{m.__name__}.{name}": spec for m in (part1, part2, postmortem)
+    return {f"{m.__name__}.{name}": spec for m in (part2, postmortem)
             for name, spec in vars(m).items() if isinstance(spec, Spec)}
 
 
 @pytest.mark.slow  # imports every chapter, torch included
 def test_every_chapter_refuses_a_value_outside_its_choices_and_lists_them_all():
     specs = _chapter_specs()
-    assert len(specs) >= 5  # p1 (1), p2's legacy pages (3: collate, collapse, expectations), postmortem
+    assert len(specs) >= 4  # p2's legacy pages (3: collate, collapse, expectations), postmortem
     checked = 0
     for where, spec in specs.items():
         for param in spec:

@@ -1,8 +1,8 @@
-"""Part I notebooks: parameters, backend opening and the figures (the original's six, from our runs)."""
+"""What Part I's pages show of their records: the tables, the figures (the original's six, from our runs), the
+glued figures, and the record of an API backend. The designs and the run step are in ``lab.dynamics.runs``."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
@@ -10,119 +10,13 @@ import plotly.express as px
 import plotly.graph_objects as go
 from IPython.display import Markdown, display
 
-from .. import models
-from ..models import assets
-from ..publish.params import Param, ParameterError, Spec
-from . import actions as act
-from . import attractors as attr
+from . import comparisons, summary
 from . import experiments as ex
-from . import summary
-from .api import OpenAICompatible, Pricing
-from .backends import LocalLM
-# Part I's pages import this module and no other of the part: what they call elsewhere is named here.
-from .comparisons import compare  # noqa: F401
-from .experiments import Grid, frame, run, unavailable  # noqa: F401
-from .experiments_page import OBSERVED, all_rankings, comparison_figures  # noqa: F401
 from .observables import ORIGINAL_THRESHOLD
-from .summary import ranking_by_change, ranking_figures, slug  # noqa: F401
-from .summary import robustness as original_robustness  # noqa: F401  (the original's score of a model)
+from .runs import AttractorRecords, Backend, open_backend
 
-SPEC = Spec(
-    Param("backend", (str,), "'local' (transformers, white-box) or 'openai' (any OpenAI-compatible API)",
-          choices=("local", "openai")),
-    Param("model", (str,), "registry model, local HF directory / .gguf file, Hugging Face hub id "
-          "(org/name[@revision]), or the API's model name"),
-    Param("extra_models", (list,), "further local models run the same way (e.g. gemma3-270m)", item_types=(str,)),
-    Param("base_url", (str,), "API base URL; '' means OpenRouter (needs OPENROUTER_API_KEY)"),
-    Param("tokenizer", (str,), "local model whose tokenizer the API actions use; '' = model"),
-    Param("attractors", (list,), "attractor texts (data/attractors)", item_types=(str,), check=attr.check_names),
-    Param("seeds", (list,), "seeds of the perturbation draws", item_types=(int,),
-          check=lambda s: None if s and len(set(s)) == len(s) else "give distinct seeds"),
-    Param("magnitudes", (dict,), "{action: [magnitude, ...]}; seed-faithful actions take []; {} = controls only",
-          check=lambda m: None if m == {} else act.check_magnitudes(m)),
-    Param("max_new_tokens", (int,), "tokens generated per condition", minimum=1),
-    Param("prefix_tokens", (int,), "prompt tokens taken from each attractor", minimum=1),
-    Param("budget", (float,), "API spending cap in US dollars (refuses the next call rather than overspend)",
-          minimum=0),
-    Param("batch_size", (int,), "conditions per batched generation (lower it on a CUDA out-of-memory error)",
-          minimum=1),
-    Param("device", (str,), "where the model runs: auto (CUDA where present), cpu, cuda or mps",
-          choices=models.DEVICES, check=models.device_problem),
-    Param("dtype", (str,), "weights' dtype: float32, bfloat16 (half the memory; an 8B model fits 24 GB) or float16",
-          choices=models.DTYPES),
-)
-
-
-def check(params: dict) -> None:
-    """Cross-parameter checks, before any model is loaded or any request sent."""
-    if params["backend"] == "openai":
-        if not params["base_url"] and not os.environ.get("OPENROUTER_API_KEY"):
-            raise ParameterError("backend 'openai' with no base_url uses OpenRouter and needs OPENROUTER_API_KEY "
-                                 "in the environment (or give base_url for a local server)")
-        local = [params["tokenizer"] or params["model"]] + params["extra_models"]
-    else:
-        local = [params["model"]] + params["extra_models"]
-    for name in local:
-        problem = models.model_problem(name)
-        if problem:
-            raise ParameterError(f"parameter model/tokenizer: {problem}")
-
-
-def open_backends(params: dict) -> dict:
-    """{label: (backend, vocabulary)} for the model and the extra models."""
-    import torch
-
-    # One thread unless told otherwise: on a shared 2-core machine two threads that contend with other
-    # processes made a forward pass 20x slower (measured: 2.7 s vs 0.14 s for SmolLM2 on 4 tokens).
-    torch.set_num_threads(int(os.environ.get("LAB_TORCH_THREADS", "1")))
-    out = {}
-    if params["backend"] == "openai":
-        vocab = LocalLM.load(params["tokenizer"] or params["model"])  # a tokenizer only: the CPU in fp32
-        api = OpenAICompatible(params["model"], base_url=params["base_url"] or None, budget_usd=params["budget"],
-                               tokenizer=vocab, pricing=Pricing())
-        out[params["model"]] = (api, vocab)
-    else:
-        lm = LocalLM.load(params["model"], device=params["device"], dtype=params["dtype"])
-        out[params["model"]] = (lm, lm)
-    for name in params["extra_models"]:
-        lm = LocalLM.load(name, device=params["device"], dtype=params["dtype"])
-        out[name] = (lm, lm)
-    return out
-
-
-def grid(params: dict) -> ex.Grid:
-    return ex.Grid(tuple(params["attractors"]), params["magnitudes"], tuple(params["seeds"]),
-                   params["max_new_tokens"], params["prefix_tokens"], 0.0, params["batch_size"])
-
-
-def checkpoint_dir():
-    return assets.cache_root() / "dynamics-runs"
-
-
-def run_all(params: dict, backends: dict) -> dict:
-    """{model: records} for every backend, checkpointed (the analysis notebook re-reads the same runs)."""
-    g = grid(params)
-    with models.explain_oom("running the A-E grid"):
-        return {name: ex.run(b, g, checkpoint_dir=checkpoint_dir(), vocab=v) for name, (b, v) in backends.items()}
-
-
-def run_chat(params: dict, backends: dict) -> tuple[dict, dict]:
-    """The original's prompt format, undone in every other run: its seed-faithful actions on its own text
-    (``summary.ORIGINAL_TEXT``), each prompt sent as one user message through the model's chat template.
-    Returns ({model: frame}, {model: why it was not run}); checkpointed like the main grid."""
-    g = ex.Grid((summary.ORIGINAL_TEXT,), {a: [] for a in summary.CLAIMED_ORDER}, tuple(params["seeds"]),
-                params["max_new_tokens"], params["prefix_tokens"], 0.0, params["batch_size"], chat=True)
-    frames, why = {}, {}
-    for name, (backend, _vocab) in backends.items():
-        if not hasattr(backend, "teacher_forced"):
-            why[name] = "an API's chat format is its own chat endpoint, which this client does not use"
-        elif not backend.has_chat_template:
-            why[name] = f"{name} has no chat template (a base model)"
-        else:
-            with models.explain_oom("running the chat-format grid"):
-                frames[name] = ex.frame(ex.run(backend, g, checkpoint_dir=checkpoint_dir(), progress=False))
-    return frames, why
-
+# The observables p1_experiments compares with the control, per attractor.
+OBSERVED = ["kl_mean", "edit_distance", "embedding_distance", "matched_prefix", "true_prob_mean", "unperturbed_nll"]
 
 def label(action: str, magnitude) -> str:
     return action if magnitude in (None, "-") or magnitude != magnitude else f"{action} {magnitude:g}"
@@ -130,19 +24,19 @@ def label(action: str, magnitude) -> str:
 
 # ------------------------------------------------------------------ the run record of an API backend
 
-def backend_records(backends: dict, records: dict | None = None) -> dict:
-    """{label: record} for each API backend: endpoint, capabilities, reported identity, server quirks
+def backend_records(backends: list[Backend], records: dict | None = None) -> dict:
+    """{model: record} for each API backend: endpoint, capabilities, reported identity, server quirks
     worked around, requests and cost, and the observables and actions it could not measure (with why).
     Local backends need no record (everything is measured); they give none."""
     out = {}
-    for name, (backend, _vocab) in backends.items():
-        if not hasattr(backend, "record"):
+    for b in backends:
+        if b.kind == "local":
             continue
-        rec = backend.record()
-        if records is not None and name in records:
-            rec["unavailable observables"] = ex.unavailable_observables(ex.frame(records[name]))
-            rec["unavailable actions"] = {r["action"]: r["unavailable"] for r in ex.unavailable(records[name])}
-        out[name] = rec
+        rec = open_backend(b)[0].record()
+        if records is not None and b.model in records:
+            rec["unavailable observables"] = ex.unavailable_observables(ex.frame(records[b.model]))
+            rec["unavailable actions"] = {r["action"]: r["unavailable"] for r in ex.unavailable(records[b.model])}
+        out[b.model] = rec
     return out
 
 
@@ -328,3 +222,56 @@ def analysis_figures(df) -> dict:
             "p1x_passable_attractors": ", ".join(sorted(df[passable].attractor.unique())) or "none",
             "p1x_threshold": ORIGINAL_THRESHOLD,
             "p1x_corr": word_kl_correlation(df)}
+
+
+# ------------------------------------------------------------------ p1_experiments' glued figures
+
+def comparison_figures(cmp: pd.DataFrame, model: str) -> dict:
+    """The glued figures of the paired comparisons with the control: the strongest KL ("unavailable", never an
+    estimate, where the backend returns no log-probabilities), how many tests reach p < 0.05 after Holm, the
+    design's unit count and p-value floor beside every p-value, each action's figures, and the robustness."""
+    reach = comparisons.reach(cmp)
+    figures = summary.action_figures(cmp)
+    return {**summary.strongest_kl(cmp, label),
+            "p1e_n_significant": int((cmp.p_holm < 0.05).sum()), "p1e_n_tests": int(cmp.p_holm.notna().sum()),
+            "p1e_design": comparisons.design_sentence(cmp), "p1e_n": reach["n"],
+            "p1e_min_p": float(cmp.p.min()) if cmp.p.notna().any() else float("nan"),
+            "p1e_min_p_holm": float(cmp.p_holm.min()) if cmp.p_holm.notna().any() else float("nan"),
+            "p1e_p_floor": reach["p_floor"], "p1e_smallest_adjusted": reach["smallest_adjusted"],
+            **figures, "p1e_view_sentence": summary.figures_sentence(figures, "view"),
+            f"p1e_robustness_{summary.slug(model)}": summary.robustness(cmp)}
+
+
+def all_rankings(records: dict, chat: dict) -> pd.DataFrame:
+    """summary.ranking_by_change for every model the page ran, one block per model."""
+    return pd.concat([summary.ranking_by_change(ex.frame(records[m]), chat.get(m)).assign(model=m) for m in records])
+
+
+def compute_table(results: dict[str, list[AttractorRecords]]) -> pd.DataFrame:
+    """Each run step's own time (it varies from machine to machine: not a finding)."""
+    return pd.DataFrame([{"model": r.model, "grid": name, "attractor": r.attractor, "rows": len(r.rows),
+                          "step s": round(r.seconds, 1)} for name, rs in results.items() for r in rs])
+
+
+def conclusion(figures: dict, parameters: dict[str, int | None]) -> str:
+    """What p1_experiments shows and does not show, from its glued figures; ``parameters``: {model: its parameter
+    count, None behind an API}."""
+    kl = figures.get("p1e_strongest_kl")
+    strongest = ("the strongest next-token KL is unavailable through this backend" if not isinstance(kl, float) else
+                 f"the strongest mean next-token KL, {kl:.2f} nats per step, comes from {figures['p1e_strongest']}")
+    tau = figures.get("p1e_ranking_tau_chat_orig_text_orig_metric")
+    low = figures.get("p1e_ranking_tau_chat_orig_text_orig_metric_low")
+    ranking = ("the original's own setting was not run on this model, so its ranking is read only in raw text"
+               if tau is None else
+               f"in the original's own setting, sampled as it was, the seed-faithful actions' agreement with its "
+               f"claimed order C > B > A > D > E is Kendall τ-b = {tau:.2f}"
+               + (f" (95% interval over {figures['p1e_chat_seeds']} seeds {low:.2f} to "
+                  f"{figures['p1e_ranking_tau_chat_orig_text_orig_metric_high']:.2f})" if low is not None else ""))
+    known = [n for n in parameters.values() if n]
+    size = (f"the models here have at most {max(known) / 1e6:.0f}M parameters" if known else
+            "the size of the models behind the API is not known here")
+    return (f"On {' and '.join(parameters)}, {strongest}, and {figures['p1e_n_significant']} of "
+            f"{figures['p1e_n_tests']} paired comparisons over {figures['p1e_n']} attractors stay below p = 0.05 "
+            f"after Holm's correction; {ranking}. It does not show how the 7-8B chat models of the original behave "
+            f"({size}), nor a ranking of levels beyond the magnitudes chosen, whose units differ from action to "
+            "action.")
