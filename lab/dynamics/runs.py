@@ -52,7 +52,7 @@ class Backend:
 
 
 @design
-class ModelsDesign:
+class PartOneDesign:
     """What Part I's pages share: the models, how they are reached, the texts and the decoding."""
     backend: Literal["local", "openai"] = Field("local", description="local (transformers, white-box) or openai (any "
                                                 "OpenAI-compatible API)")
@@ -85,7 +85,7 @@ class ModelsDesign:
 
 
 @design
-class ProbeDesign(ModelsDesign):
+class ProbeDesign(PartOneDesign):
     """p1_attractors: every attractor continued once, unperturbed."""
 
     def grid(self) -> Grid:
@@ -93,7 +93,7 @@ class ProbeDesign(ModelsDesign):
 
 
 @design
-class GridDesign(ModelsDesign):
+class GridDesign(PartOneDesign):
     """p1_experiments and p1_analysis: the A-E grid, and the original's own setting."""
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], description="seeds of the perturbation draws")
     magnitudes: dict[str, list[int | float]] = Field(default_factory=lambda: dict(MAGNITUDES), description=

@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 from .. import inference
 from .chapter import originals
-from .runs import Floor, Grid, TrainingRun
+from .runs import Floor, PageRuns, TrainingRun
 
 CONDITIONS = {True: "with IIT term", False: "without IIT term"}
 
 
-def run_table(grid: Grid) -> pd.DataFrame:
+def run_table(grid: PageRuns) -> pd.DataFrame:
     """One row per run: what it was, how long it trained, why it stopped and what its kept model scores."""
     rows = [{"run": r.name, "seed": r.seed, "IIT term": r.iit, "dropout": r.dropout, "causal mask": r.causal,
              "training windows": r.train_windows, "best epoch": round(r.best_epoch, 2), "epochs": round(r.epochs, 2),
@@ -25,7 +25,7 @@ def run_table(grid: Grid) -> pd.DataFrame:
     return pd.DataFrame(rows).round(2)
 
 
-def stopping_figures(grid: Grid) -> dict:
+def stopping_figures(grid: PageRuns) -> dict:
     """How many runs and seeds finished learning (stopped by the rule, not the cap)."""
     pairs = grid.pairs
     return {"n_runs": len(grid.runs), "plateaued_runs": sum(r.plateaued for r in grid.runs),
@@ -33,14 +33,14 @@ def stopping_figures(grid: Grid) -> dict:
             "epochs_max": max(r.epochs for r in grid.runs), "best_epoch_max": max(r.best_epoch for r in grid.runs)}
 
 
-def floor_figures(floor: Floor, grid: Grid) -> dict:
+def floor_figures(floor: Floor, grid: PageRuns) -> dict:
     """The n-gram floor and how many seeds' plain model beat the Kneser-Ney bigram."""
     plain = [off.val_ppl for _, off in grid.pairs]
     return {"ppl_unigram": floor.unigram, "ppl_bigram_addk": floor.bigram_add_k, "ppl_bigram": floor.bigram_kneser_ney,
             "plain_beats_bigram": int(sum(p < floor.bigram_kneser_ney for p in plain))}
 
 
-def iit_comparison(grid: Grid) -> tuple[pd.DataFrame, dict]:
+def iit_comparison(grid: PageRuns) -> tuple[pd.DataFrame, dict]:
     """Validation PPL with and without the IIT term. The unit is the seed: n paired differences (with − without,
     same seed), an exact sign-flip test and a t-interval of the mean difference; no test on n pairs can give p
     below 2 / 2^n. Beside them, the widest window-bootstrap half-width of one run: the measurement's own
@@ -62,7 +62,7 @@ def iit_comparison(grid: Grid) -> tuple[pd.DataFrame, dict]:
     return table.round(2), glued
 
 
-def curves_figure(grid: Grid, floor: Floor):
+def curves_figure(grid: PageRuns, floor: Floor):
     """Validation perplexity at every validation of the IIT pairs, against passes over the training windows,
     with the Kneser-Ney bigram as the floor."""
     import plotly.graph_objects as go  # plotly takes about a second to import; only the pages draw
@@ -81,7 +81,7 @@ def curves_figure(grid: Grid, floor: Floor):
     return fig
 
 
-def collapse_table(grid: Grid) -> tuple[pd.DataFrame, dict]:
+def collapse_table(grid: PageRuns) -> tuple[pd.DataFrame, dict]:
     """How much the kept models' continuations repeat, per decoder and condition: the mean over seeds with its
     t-interval (the unit is the seed; each seed's value is its mean over the same validation passages)."""
     rows, glued = [], {}
@@ -99,7 +99,7 @@ def collapse_table(grid: Grid) -> tuple[pd.DataFrame, dict]:
     return pd.DataFrame(rows).set_index(["decoder", "condition", "measure"]).round(3), glued
 
 
-def phi_figure(grid: Grid, seed: int):
+def phi_figure(grid: PageRuns, seed: int):
     """The phi weights at each validation of ``seed``'s runs with the IIT term, one line per component."""
     import plotly.graph_objects as go
 
@@ -116,13 +116,13 @@ def phi_figure(grid: Grid, seed: int):
     return fig
 
 
-def phi_table(grid: Grid) -> pd.DataFrame:
+def phi_table(grid: PageRuns) -> pd.DataFrame:
     """Every run's phi weights after training."""
     return pd.DataFrame([{"run": r.name, "seed": r.seed, "IIT term": r.iit, "dropout": r.dropout, **r.phi_weights}
                          for r in grid.runs]).set_index(["run", "seed", "IIT term", "dropout"]).round(3)
 
 
-def dropout_and_memory(grid: Grid) -> tuple[pd.DataFrame, dict]:
+def dropout_and_memory(grid: PageRuns) -> tuple[pd.DataFrame, dict]:
     """How far the phi weights moved with the IIT term on (dropout 0.15 and 0.25) and off, the PPL of the two
     dropouts on the same seeds, and the memory's writes over all runs; the report's figures beside them."""
     seeds = {r.seed for r in grid.dropout}
@@ -145,7 +145,7 @@ def dropout_and_memory(grid: Grid) -> tuple[pd.DataFrame, dict]:
     return shown, glued
 
 
-def recipe_table(grid: Grid, recipes: dict) -> tuple[pd.DataFrame, dict]:
+def recipe_table(grid: PageRuns, recipes: dict) -> tuple[pd.DataFrame, dict]:
     """Models A and B as their scripts configured them; ``recipes`` maps each name to its training settings."""
     rows = [{"recipe": r.name, "seed": r.seed, "dropout": r.dropout, "IIT term": r.iit, "causal mask": r.causal,
              **recipes[r.name], "training windows": r.train_windows, "best epoch": round(r.best_epoch, 2),
@@ -174,7 +174,7 @@ def recipe_sentence(g: dict) -> str:
             f"{g['move_model_b']:.3g} (model A's by {g['move_model_a']:.3g}).")
 
 
-def compute_table(grid: Grid, floor: Floor) -> pd.DataFrame:
+def compute_table(grid: PageRuns, floor: Floor) -> pd.DataFrame:
     """Seconds of computing of each run step, as its result records them, with the arithmetic it used."""
     rows = [{"step": f"{r.name}, seed {r.seed}, IIT {'on' if r.iit else 'off'}, dropout {r.dropout}",
              "dtype": r.dtype.resolved, "seconds": round(r.seconds, 1)} for r in grid.runs]

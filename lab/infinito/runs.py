@@ -402,7 +402,7 @@ def ngram_floor(windows: Windows) -> Floor:
 
 
 @dataclass
-class Grid:
+class PageRuns:
     """Every run of the page: the IIT pairs (one per seed), the dropout-0.25 runs and the recipes."""
     pairs: list[tuple[TrainingRun, TrainingRun]] = field(default_factory=list)  # (IIT on, IIT off), same seed
     dropout: list[TrainingRun] = field(default_factory=list)

@@ -22,11 +22,11 @@ from .judge import BASES, anchor, basis, check, evaluate, gate, headings
 from .render import counts, headline, html_table, landing, shortfalls
 from .results import (Results, glued, run_ladder, run_original, run_parameters, run_part1, run_part2,
                       run_part3, run_pretrained)
-from .evidence import Evidence, Judged, against, ci, grounds, judge, ordering
+from .evidence import Evidence, Grounded, against, ci, grounds, judge, ordering
 from .verdicts import LedgerDesign, Row, judge_claims, machine_readable, out_of_scale, table
 
 __all__ = ["BASES", "BOOK", "CLAIMS", "NEGATIVE", "ORIGINALS", "REASONS", "REPO", "RULES", "SOURCES", "SOURCE_DIR",
-           "VERDICTS", "Claim", "Evidence", "Judged", "LedgerError", "Results", "RunScale", "Scale", "Verdict", "against", "anchor",
+           "VERDICTS", "Claim", "Evidence", "Grounded", "LedgerError", "Results", "RunScale", "Scale", "Verdict", "against", "anchor",
            "LedgerDesign", "Row", "basis", "check", "judge_claims", "machine_readable", "out_of_scale", "table", "ci", "counts", "evaluate", "gate", "glued", "grounds", "headings", "headline", "html_table",
            "judge", "landing", "load_claims", "load_originals", "ordering", "reason", "rule", "rules", "run_ladder", "run_original",
            "run_parameters", "run_part1", "run_part2", "run_part3", "run_pretrained", "shortfalls"]

@@ -19,7 +19,7 @@ claim states (a value, a range, or one side of a threshold: ``low``/``high``). T
 * No p-value or interval finer than the design allows: with n paired units an exact two-sided sign-flip test
   cannot give p below 2 / 2^n (5 units: 0.0625; 6: 0.03125), ``floor``; ``p_text`` never prints less.
 
-``Judged`` is a ``Verdict`` that keeps the evidence it rests on, so that a test can check every rule against this
+``Grounded`` is a ``Verdict`` that keeps the evidence it rests on, so that a test can check every rule against this
 standard (tests/unit/test_ledger_evidence.py); ``verdict`` builds one and refuses what the standard refuses.
 """
 from __future__ import annotations
@@ -92,7 +92,7 @@ def judge(ev: Evidence, low: float = -INF, high: float = INF, against: str = "no
 
 def weigh(ev: Evidence, low: float = -INF, high: float = INF, against: str = "not supported"
          ) -> tuple[str, Evidence]:
-    """``judge``, and the evidence marked with what it was judged against (for ``Judged``)."""
+    """``judge``, and the evidence marked with what it was judged against (for ``Grounded``)."""
     return judge(ev, low, high, against), replace(ev, claimed=(low, high))
 
 
@@ -105,17 +105,17 @@ def admit(status: str, *evidence: Evidence) -> str:
 
 
 @dataclass(frozen=True)
-class Judged(Verdict):
+class Grounded(Verdict):
     """A verdict with the evidence it rests on."""
     evidence: tuple[Evidence, ...] = ()
 
 
-def verdict(status: str, figure: str, run: RunScale | None, *evidence: Evidence) -> Judged:
-    """A ``Judged`` verdict, admitted by the standard (``admit``); where it downgrades, the figure says why."""
+def verdict(status: str, figure: str, run: RunScale | None, *evidence: Evidence) -> Grounded:
+    """A ``Grounded`` verdict, admitted by the standard (``admit``); where it downgrades, the figure says why."""
     admitted = admit(status, *evidence)
     if admitted != status:
         figure += f"; no interval, so not {status}"
-    return Judged(admitted, figure, run, tuple(evidence))
+    return Grounded(admitted, figure, run, tuple(evidence))
 
 
 def grounds(v: Verdict) -> bool:
@@ -184,7 +184,7 @@ def ordering(figures: dict, pairs: list[tuple[str, str]]) -> tuple[str, list[str
 
 
 def ordered(figures: dict, pairs: list[tuple[str, str]]) -> tuple[str, list[str], list[Evidence]]:
-    """``ordering``, with the pairwise differences it judged (for ``Judged``)."""
+    """``ordering``, with the pairwise differences it judged (for ``Grounded``)."""
     status, notes = ordering(figures, pairs)
     judged = [weigh(difference(figures[x], figures[y]), 0.0) for x, y in pairs]
     return status, notes, [e for s, e in judged if status != "refuted" or s == "refuted"]

@@ -122,7 +122,9 @@ def canary_interval(sub: pd.DataFrame, level: float = 0.95) -> tuple[float, floa
     z = norm.ppf(0.5 + level / 2)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return p, (0.0 if p == 0 else max(0.0, centre - half)), (1.0 if p == 1 else min(1.0, centre + half)), n
+    low = 0.0 if p == 0 else float(max(0.0, centre - half))
+    high = 1.0 if p == 1 else float(min(1.0, centre + half))
+    return p, low, high, n
 
 
 def _cell(sub: pd.DataFrame) -> str:
@@ -501,11 +503,15 @@ def headline(cmps: dict, ladder: Ladder, pretrained: pd.DataFrame) -> dict:
     trained = (f"Among the byte-level models this book trained from scratch ({out['p5_seeds_per_size']} seeds at each "
                f"of {out['p5_rungs']} sizes, up to 10^{out['p5_max_log10_params']:.1f} parameters, "
                f"{out['p5_plateaued']} of {out['p5_runs']} runs trained until validation stopped improving)")
+    interval = ("" if np.isnan(out["p5_bits_gap_low"]) else
+                f" (95% interval {out['p5_bits_gap_low']:.1f} to {out['p5_bits_gap_high']:.1f})")
     out["p5_plain_sentence"] = (
         f"{trained}, the smallest that reproduces a planted canary {HEADLINE[1]} bytes verbatim has about "
         f"10^{first:.1f} parameters, {np.log10(70e9) - first:.1f} decades below 70 billion." if np.isfinite(first) else
         f"{trained}, none reproduces a planted canary {HEADLINE[1]} bytes verbatim, so this book does not show at "
-        "what size memorization starts.")
+        "what size verbatim memorization starts; the largest still predicts the canaries it saw "
+        f"{out['p5_bits_gap']:.1f} bits per byte better than held-out ones{interval}, memorization below the "
+        "verbatim threshold.")
     local = pretrained[pretrained["geometric mean p(true token)"].notna()] if len(pretrained) else pretrained
     out["p5_pretrained_extractable"] = int(local.extractable.sum()) if len(local) else 0
     out["p5_pretrained_tested"] = int(len(local))

@@ -76,8 +76,8 @@ def test_grounds_refuses_a_decided_verdict_without_evidence():
     assert not ev.grounds(ledger.Verdict("refuted", "no evidence kept"))
     assert ev.grounds(ledger.Verdict("inconclusive", "nothing decided"))
     status, e = ev.weigh(seeds(150, 140, 160), 200, 300)
-    assert ev.grounds(ev.Judged(status, str(e), None, (e,)))
-    assert not ev.grounds(ev.Judged("supported", str(e), None, (e,)))  # the interval says refuted
+    assert ev.grounds(ev.Grounded(status, str(e), None, (e,)))
+    assert not ev.grounds(ev.Grounded("supported", str(e), None, (e,)))  # the interval says refuted
 
 
 # ---------------------------------------------------------------- every registered rule, held to the standard
@@ -94,6 +94,6 @@ def test_every_rule_meets_the_standard(rule):
         v = judge(rule, changes, args, originals)
         if v.status == "not testable here":
             continue
-        assert isinstance(v, ev.Judged), f"{rule} returned a verdict without the evidence it rests on"
+        assert isinstance(v, ev.Grounded), f"{rule} returned a verdict without the evidence it rests on"
         assert NAMES_N.search(v.figure), f"{rule}: the figure names neither n and a unit nor 'exact': {v.figure}"
         assert ev.grounds(v), f"{rule}: {v.status} without an interval excluding the claim's value: {v.figure}"

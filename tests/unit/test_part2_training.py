@@ -27,8 +27,8 @@ def fake_run(seed: int, iit: bool, ppl: float, dropout: float = 0.15, name: str 
         train_seconds=1.0, seconds=2.0)
 
 
-def fake_grid(n_seeds: int = 6, effect: float = -5.0) -> runs.Grid:
-    grid = runs.Grid()
+def fake_grid(n_seeds: int = 6, effect: float = -5.0) -> runs.PageRuns:
+    grid = runs.PageRuns()
     for s in range(n_seeds):
         grid.pairs.append((fake_run(s, True, 100.0 + s + effect + 0.2 * s - 0.5, repetition=0.5 + 0.01 * s),
                            fake_run(s, False, 100.0 + s, repetition=0.5 + 0.02 * s)))
@@ -86,7 +86,7 @@ def test_recipes_are_averaged_per_recipe():
     table, g = report.recipe_table(fake_grid(3), settings)
     assert g["model_a_recipe_ppl"] == 99.0 and g["model_b_recipe_ppl"] == 120.0 and g["move_model_b"] == 0.0
     assert g["recipe_seeds_run"] == 1 and len(table) == 2 and "Over 1 seed(s)" in g["recipe_sentence"]
-    none = runs.Grid(pairs=fake_grid(3).pairs)
+    none = runs.PageRuns(pairs=fake_grid(3).pairs)
     _, g = report.recipe_table(none, settings)
     assert g["recipe_seeds_run"] == 0 and "trained neither recipe" in g["recipe_sentence"]
 
