@@ -136,7 +136,8 @@ def fig_heatmap(df, observable: str, delta: bool, title: str):
 
 
 def fig_control_vs_modified(df, observable: str = "true_prob_mean"):
-    d = _labelled(df)
+    # an observable an API cannot measure is None in the records read back from JSON: as floats, NaN
+    d = _labelled(df).astype({observable: float})
     control = d[d.action == "control"].set_index("attractor")[observable]
     d = d[d.action != "control"].groupby(["action", "condition", "attractor"], sort=False)[observable].mean()
     d = d.reset_index()

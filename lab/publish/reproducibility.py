@@ -36,13 +36,12 @@ def recorded(page: str) -> dict:
     return runner.recorded(steps.data_file(path)) or {}
 
 
-def compute_seconds(page: str) -> float:
-    """Seconds of computing behind a page: for a page built on run steps, the wall time each of its steps'
-    results records (a step called twice counts once); otherwise its whole notebook's wall time."""
-    rec = recorded(page)
-    runs = rec.get("runs")
+def step_seconds(page: str) -> dict[str, float] | None:
+    """{step call: seconds its result records} behind a page built on run steps (a step called twice counts
+    once); None for a page not built on them."""
+    runs = recorded(page).get("runs")
     if runs is None:
-        return float(rec.get("wall_time_s") or 0)
+        return None
     seconds = {}
     for event in runs["steps"]:
         result = steps.RESULTS / event["step"] / f"{event['key']}.json"
@@ -50,7 +49,27 @@ def compute_seconds(page: str) -> float:
             seconds[event["call"]] = json.loads(steps.read_text(result))["computed"]["wall_time_s"]
         else:  # computed outside results/ (a reader's run): what the run log says it took
             seconds[event["call"]] = event["wall_time_s"]
-    return float(sum(seconds.values()))
+    return seconds
+
+
+def compute_seconds(page: str) -> float:
+    """Seconds of computing behind a page: its steps' recorded wall times, or its whole notebook's wall time for
+    a page not built on run steps."""
+    seconds = step_seconds(page)
+    return float(sum(seconds.values())) if seconds is not None else float(recorded(page).get("wall_time_s") or 0)
+
+
+def book_compute_seconds(before: str | None = None) -> float:
+    """Seconds of computing behind the pages before ``before``, a step that several pages read counted once
+    (p1_analysis reads p1_experiments' steps): what re-making them from nothing costs."""
+    shared, whole = {}, 0.0
+    for page in pages(before):
+        seconds = step_seconds(page)
+        if seconds is None:
+            whole += float(recorded(page).get("wall_time_s") or 0)
+        else:
+            shared.update(seconds)
+    return whole + float(sum(shared.values()))
 
 
 def pages(before: str | None = None) -> list[str]:

@@ -280,7 +280,7 @@ def test_the_experiments_notebook_runs_against_a_local_server(server, model_dir,
     assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert len(server.served()) > before  # the requests went to the server
     # embedding noise (C) cannot be applied through an API, and the cell listing what was not measured says so
-    listing = [c for c in nb["cells"] if "nb.unavailable(" in "".join(c["source"])]
+    listing = [c for c in nb["cells"] if "experiments.unavailable(" in "".join(c["source"])]
     assert len(listing) == 1
     shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in listing[0]["outputs"])
     assert "'action': 'C'" in shown and "no input embeddings on an API" in shown

@@ -122,7 +122,11 @@ def glued(nb: dict) -> dict:
     for o in _outputs(nb):
         name = o.get("metadata", {}).get("scrapbook", {}).get("name")
         if name:
-            text = "".join(o["data"]["application/papermill.record/text/plain"])
+            data = o["data"]
+            if "application/papermill.record/text/markdown" in data:  # a sentence glued as Markdown
+                out[name] = "".join(data["application/papermill.record/text/markdown"])
+                continue
+            text = "".join(data["application/papermill.record/text/plain"])
             out[name] = ast.literal_eval(text) if text != "nan" else float("nan")
     return out
 

@@ -50,8 +50,10 @@ def test_the_plans_settings_reach_the_adapter_and_the_schedule(tiny):
 
 
 def test_bad_model_and_bad_target_fail_before_training(tiny):
-    with pytest.raises(KeyError, match="unknown model 'no/such/model'"):
-        models.resolve("no/such/model")
+    with pytest.raises(KeyError, match="no local model at 'no/such/model': the path does not exist"):
+        models.resolve("no/such/model")  # deeper than org/name: a path, said to be missing, never a hub lookup
+    with pytest.raises(KeyError, match="unknown model 'no-such-model'"):
+        models.resolve("no-such-model")
     lm, _ = models.load(tiny)
     with pytest.raises(ValueError, match=r"target module\(s\) \['c_attn'\] do not exist"):
         lora.attach_lora(lm, lora.LoraSettings(target_modules=("q_proj", "c_attn")))

@@ -128,6 +128,6 @@ def test_the_experiments_notebook_runs_a_hub_id_on_the_quick_grid(hf_home, tmp_p
     nb = json.loads(out.read_text())
     assert nb["metadata"]["lab"]["parameters"]["model"] == REPO_ID
     assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    provenance = [c for c in nb["cells"] if "models.weights_record(" in "".join(c["source"])]
+    provenance = [c for c in nb["cells"] if "runs.loaded_table(" in "".join(c["source"])]
     shown = "".join("".join(o.get("data", {}).get("text/plain", "")) for o in provenance[0]["outputs"])
     assert REVISION in shown and "bfloat16" in shown
