@@ -16,8 +16,13 @@ from ..paths import REPO
 PACKAGES = ("lab", "torch", "transformers", "numpy", "tiktoken", "peft", "papermill")
 
 
+# what a publication writes: the pages one `lab book` run has already published, and the results its steps
+# committed, are not uncommitted changes to the code and data the next page runs
+PUBLISHED = ("book/*.ipynb", "book/*.glue.json", "results")
+
+
 def git_state(repo: Path = REPO) -> dict:
-    """Commit of the working tree and whether it had uncommitted changes.
+    """Commit of the working tree and whether it had uncommitted changes, other than what publishing writes.
 
     A copy of the tree without its .git (a GPU machine gets one) takes them from LAB_GIT_COMMIT and
     LAB_GIT_DIRTY, set by whoever made the copy; otherwise both are None.
@@ -29,7 +34,7 @@ def git_state(repo: Path = REPO) -> dict:
         commit = os.environ.get("LAB_GIT_COMMIT")
         dirty = os.environ.get("LAB_GIT_DIRTY")
         return {"commit": commit, "dirty": None if dirty is None else dirty == "1"}
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", *(f":(exclude){p}" for p in PUBLISHED))
     return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
