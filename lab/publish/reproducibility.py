@@ -66,7 +66,7 @@ def book_compute_seconds(before: str | None = None) -> float:
     for page in pages(before):
         seconds = step_seconds(page)
         if seconds is None:
-            whole += float(recorded(page).get("wall_time_s") or 0)
+            whole += compute_seconds(page)
         else:
             shared.update(seconds)
     return whole + float(sum(shared.values()))
